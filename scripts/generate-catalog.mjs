@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// Generates src/artifacts/catalog.json from the checksum tables in ../shared/data (or the paths given):
+//   node scripts/generate-catalog.mjs [kubekey-components.json] [kubespray-checksums.yml]
+// Sources:
+//   - KubeKey v3.1.12 version/components.json: {component: {arch: {version: sha256}}}; versions with "v".
+//   - kubespray roles/kubespray_defaults/vars/main/checksums.yml: <component>_checksums:
+//     {arch: {version: "sha256:<hex>"}}; versions without "v".
+// Rerun after refreshing either file. A version present in both with different sums is an error.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, basename } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const kubekeyFile = process.argv[2] ?? join(root, '../shared/data/kubekey-v3.1.12-components.json')
+const kubesprayFile = process.argv[3] ?? join(root, '../shared/data/kubespray-checksums.yml')
+const outFile = join(root, 'src/artifacts/catalog.json')
+const ARCHES = ['amd64', 'arm64']
+const GH = 'https://github.com'
+
+// name → upstream layout, and the keys of the two source tables. Kubernetes binaries keep the "v".
+const ARTIFACTS = {
+  kubeadm: { kubekey: 'kubeadm', kubespray: 'kubeadm_checksums', vPrefix: true, format: 'binary',
+    url: 'https://dl.k8s.io/release/{version}/bin/linux/{arch}/kubeadm' },
+  kubelet: { kubekey: 'kubelet', kubespray: 'kubelet_checksums', vPrefix: true, format: 'binary',
+    url: 'https://dl.k8s.io/release/{version}/bin/linux/{arch}/kubelet' },
+  kubectl: { kubekey: 'kubectl', kubespray: 'kubectl_checksums', vPrefix: true, format: 'binary',
+    url: 'https://dl.k8s.io/release/{version}/bin/linux/{arch}/kubectl' },
+  containerd: { kubekey: 'containerd', kubespray: 'containerd_archive_checksums', format: 'tar.gz',
+    url: `${GH}/containerd/containerd/releases/download/v{version}/containerd-{version}-linux-{arch}.tar.gz`,
+    members: ['bin/containerd', 'bin/containerd-shim-runc-v2', 'bin/ctr'] },
+  runc: { kubekey: 'runc', kubespray: 'runc_checksums', format: 'binary',
+    url: `${GH}/opencontainers/runc/releases/download/v{version}/runc.{arch}` },
+  crictl: { kubekey: 'crictl', kubespray: 'crictl_checksums', format: 'tar.gz',
+    url: `${GH}/kubernetes-sigs/cri-tools/releases/download/v{version}/crictl-v{version}-linux-{arch}.tar.gz`,
+    members: ['crictl'] },
+  docker: { kubekey: 'docker', format: 'tar.gz',
+    url: 'https://download.docker.com/linux/static/stable/{uname}/docker-{version}.tgz',
+    members: ['docker/docker', 'docker/dockerd', 'docker/containerd', 'docker/containerd-shim-runc-v2',
+      'docker/ctr', 'docker/runc', 'docker/docker-init', 'docker/docker-proxy'] },
+  'cri-dockerd': { kubekey: 'cri-dockerd', kubespray: 'cri_dockerd_archive_checksums', format: 'tar.gz',
+    url: `${GH}/Mirantis/cri-dockerd/releases/download/v{version}/cri-dockerd-{version}.{arch}.tgz`,
+    members: ['cri-dockerd/cri-dockerd'] },
+  etcd: { kubekey: 'etcd', kubespray: 'etcd_binary_checksums', format: 'tar.gz',
+    url: `${GH}/etcd-io/etcd/releases/download/v{version}/etcd-v{version}-linux-{arch}.tar.gz`,
+    members: ['etcd-v{version}-linux-{arch}/etcd', 'etcd-v{version}-linux-{arch}/etcdctl'] },
+  'cni-plugins': { kubekey: 'kubecni', kubespray: 'cni_binary_checksums', format: 'tar.gz',
+    url: `${GH}/containernetworking/plugins/releases/download/v{version}/cni-plugins-linux-{arch}-v{version}.tgz`,
+    members: ['./bridge', './host-local', './loopback', './portmap', './bandwidth', './firewall', './tuning'] },
+  calicoctl: { kubekey: 'calicoctl', kubespray: 'calicoctl_binary_checksums', format: 'binary',
+    url: `${GH}/projectcalico/calico/releases/download/v{version}/calicoctl-linux-{arch}` },
+  helm: { kubekey: 'helm', kubespray: 'helm_archive_checksums', format: 'tar.gz',
+    url: 'https://get.helm.sh/helm-v{version}-linux-{arch}.tar.gz', members: ['linux-{arch}/helm'] },
+}
+
+// Default component versions per Kubernetes minor. 1.19–1.32 follow KubeKey v3.1 (one set for every
+// Kubernetes it supports); from 1.33 on, the newest pins kubespray carries, crictl matching the minor.
+const KUBEKEY_SET = {
+  containerd: '1.7.13', runc: '1.1.12', crictl: '1.29.0', docker: '24.0.9', 'cri-dockerd': '0.3.10',
+  etcd: '3.5.13', 'cni-plugins': '1.2.0', calicoctl: '3.27.4', helm: '3.14.3',
+}
+function defaultsFor(minor, versionsOf) {
+  if (minor <= 32) return KUBEKEY_SET
+  return {
+    containerd: newest(versionsOf('containerd'), '2.'),
+    runc: newest(versionsOf('runc'), '1.'),
+    crictl: newest(versionsOf('crictl'), `1.${minor}.`) ?? newest(versionsOf('crictl'), '1.'),
+    docker: KUBEKEY_SET.docker,
+    'cri-dockerd': newest(versionsOf('cri-dockerd'), '0.3.'),
+    etcd: newest(versionsOf('etcd'), minor >= 34 ? '3.6.' : '3.5.'),
+    'cni-plugins': newest(versionsOf('cni-plugins'), '1.'),
+    calicoctl: newest(versionsOf('calicoctl'), '3.'),
+    helm: newest(versionsOf('helm'), '3.'),
+  }
+}
+
+function compareVersions(a, b) {
+  const pa = a.replace(/^v/, '').split(/[.-]/).map(Number)
+  const pb = b.replace(/^v/, '').split(/[.-]/).map(Number)
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0)
+    if (d !== 0) return d
+  }
+  return 0
+}
+function newest(versions, prefix) {
+  return versions.filter((v) => v.startsWith(prefix)).sort(compareVersions).at(-1)
+}
+
+function readSources() {
+  const kubekey = JSON.parse(readFileSync(kubekeyFile, 'utf8'))
+  const kubespray = parse(readFileSync(kubesprayFile, 'utf8'))
+  return { kubekey, kubespray }
+}
+
+function collect({ kubekey, kubespray }) {
+  const problems = []
+  const artifacts = {}
+  for (const [name, spec] of Object.entries(ARTIFACTS)) {
+    const versions = {}
+    const add = (source, rawVersion, arch, rawSum) => {
+      if (!ARCHES.includes(arch)) return
+      const bare = String(rawVersion).replace(/^v/, '')
+      const version = spec.vPrefix ? `v${bare}` : bare
+      const sum = String(rawSum).replace(/^sha256:/, '').toLowerCase()
+      if (!/^[0-9a-f]{64}$/.test(sum)) return problems.push(`${source}: ${name} ${version} ${arch}: not a sha256: ${rawSum}`)
+      const entry = (versions[version] ??= {})
+      if (entry[arch] && entry[arch] !== sum) problems.push(`${name} ${version} ${arch}: KubeKey and kubespray disagree`)
+      entry[arch] = sum
+    }
+    for (const [arch, table] of Object.entries(kubekey[spec.kubekey] ?? {}))
+      for (const [version, sum] of Object.entries(table)) add('kubekey', version, arch, sum)
+    for (const [arch, table] of Object.entries((spec.kubespray && kubespray[spec.kubespray]) ?? {}))
+      for (const [version, sum] of Object.entries(table ?? {})) if (sum) add('kubespray', version, arch, sum)
+    const sorted = Object.fromEntries(Object.keys(versions).sort(compareVersions).map((v) => [v, versions[v]]))
+    artifacts[name] = {
+      url: spec.url,
+      format: spec.format,
+      ...(spec.members ? { members: spec.members } : {}),
+      versions: sorted,
+    }
+  }
+  return { artifacts, problems }
+}
+
+function buildDefaults(artifacts, problems) {
+  const kubeMinors = new Set(Object.keys(artifacts.kubeadm.versions).map((v) => Number(v.split('.')[1])))
+  const bothArches = (name) => Object.entries(artifacts[name].versions)
+    .filter(([, sums]) => ARCHES.every((a) => sums[a])).map(([v]) => v)
+  const defaults = {}
+  for (const minor of [...kubeMinors].sort((a, b) => a - b)) {
+    const set = defaultsFor(minor, bothArches)
+    for (const [name, version] of Object.entries(set)) {
+      if (!version || !ARCHES.every((a) => artifacts[name].versions[version]?.[a]))
+        problems.push(`default ${name} ${version} for Kubernetes 1.${minor} has no sha256 for every arch`)
+    }
+    defaults[`1.${minor}`] = set
+  }
+  return defaults
+}
+
+const { artifacts, problems } = collect(readSources())
+const defaults = buildDefaults(artifacts, problems)
+if (problems.length) {
+  console.error(`catalog not written:\n  ${problems.join('\n  ')}`)
+  process.exit(1)
+}
+const catalog = {
+  sources: [
+    `${basename(kubekeyFile)} (KubeKey version/components.json)`,
+    `${basename(kubesprayFile)} (kubespray roles/kubespray_defaults/vars/main/checksums.yml)`,
+  ],
+  artifacts,
+  defaults,
+}
+writeFileSync(outFile, JSON.stringify(catalog, null, 1) + '\n')
+const counts = Object.entries(artifacts).map(([n, a]) => `${n} ${Object.keys(a.versions).length}`).join(', ')
+console.error(`wrote ${outFile}: ${counts}; defaults for Kubernetes ${Object.keys(defaults)[0]}–${Object.keys(defaults).at(-1)}`)

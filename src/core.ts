@@ -1,0 +1,45 @@
+import { loadConfig } from './config/load.js'
+import type { LoadResult, Overrides } from './config/types.js'
+import { builtinCatalog, withChecksumsFile } from './artifacts/catalog.js'
+import { publishedSha256Reader } from './artifacts/published-sha256.js'
+import { buildPlan } from './plan/build.js'
+import type { PipelineName, PlanResult } from './plan/types.js'
+import type { Logger } from './log.js'
+
+export interface PlanRequest {
+  configFile: string
+  pipeline?: PipelineName
+  overrides?: Overrides
+  checksumsFile?: string
+  mirror?: string
+  skipModules?: string[]
+  until?: string
+  env?: NodeJS.ProcessEnv
+  logger: Logger
+}
+
+export interface PreparedPlan extends PlanResult {
+  loaded: LoadResult
+}
+
+/** config → plan: the first two stages, shared by every command of the CLI and the action. */
+export async function preparePlan(request: PlanRequest): Promise<PreparedPlan> {
+  const loaded = loadConfig(request.configFile, { overrides: request.overrides, env: request.env ?? process.env })
+  for (const notice of loaded.notices) request.logger.notice(notice)
+  let catalog = builtinCatalog
+  if (request.checksumsFile) {
+    const merged = withChecksumsFile(catalog, request.checksumsFile)
+    catalog = merged.catalog
+    request.logger.info(`checksums: ${merged.count} sum(s) from ${request.checksumsFile}`)
+  }
+  const result = await buildPlan(loaded.config, {
+    pipeline: request.pipeline,
+    catalog,
+    skipModules: request.skipModules,
+    until: request.until,
+    fetchSha256: publishedSha256Reader({ mirror: request.mirror }),
+    locate: loaded.locate,
+  })
+  for (const notice of result.notices) request.logger.notice(notice)
+  return { ...result, loaded }
+}

@@ -1,0 +1,42 @@
+import type { ClusterConfig, Host } from '../config/types.js'
+import type { ArtifactName, PlannedArtifact } from '../artifacts/types.js'
+import type { ExecOptions, ExecResult, TransferResult, UploadOptions } from '../nodes/connection.js'
+import type { Command } from '../nodes/quote.js'
+import type { ModuleId, Plan } from '../plan/types.js'
+
+/** An artifact on the runner, resolved and verified, as a module sees it. */
+export interface LocalArtifact {
+  artifact: PlannedArtifact
+  /** Path of the verified file on the runner. */
+  path: string
+}
+
+/** What a task sees on one host. */
+export interface TaskContext {
+  host: Host
+  config: ClusterConfig
+  plan: Plan
+  module: ModuleId
+  /** Run a command (through sudo for non-root users); a non-zero exit throws unless `allowFailure`. */
+  exec(command: Command, options?: ExecOptions & { allowFailure?: boolean }): Promise<ExecResult>
+  upload(localPath: string, remotePath: string, options?: UploadOptions): Promise<TransferResult>
+  /** One of the artifacts this module declared for this host's arch; anything else is refused. */
+  artifact(name: ArtifactName): LocalArtifact
+  /** Values handed from one task or module to a later one (e.g. the join command from init). */
+  shared: Map<string, unknown>
+  /** Record that this task changed the host (Ansible's "changed"). */
+  changed(): void
+  log(line: string): void
+}
+
+export interface Task {
+  name: string
+  /** The module's hosts this task runs on; all of them by default. */
+  hosts?: (hosts: Host[]) => Host[]
+  /** One host at a time (e.g. joining control planes). */
+  serial?: boolean
+  retries?: number
+  retryDelayMs?: number
+  timeoutMs?: number
+  run(ctx: TaskContext): Promise<void>
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest'
+import { buildPlan } from '../../src/plan/build.js'
+import { artifactKey } from '../../src/artifacts/types.js'
+import { builtinCatalog, knownSha256 } from '../../src/artifacts/catalog.js'
+import type { Plan } from '../../src/plan/types.js'
+import { makeConfig, type ConfigShape } from './make-config.js'
+
+// v1.28.16 is in neither KubeKey's nor kubespray's table: the plan reads dl.k8s.io's published .sha256.
+// This stands in for that lookup (the CLI test reads it from the local mirror over HTTP).
+const publishedSum = async () => 'f'.repeat(64)
+
+const moduleOf = (plan: Plan, id: string) => plan.modules.find((m) => m.id === id)!
+const artifactNames = (plan: Plan) => new Set(plan.artifacts.map((a) => a.name))
+
+describe('the reported cri-dockerd cases', () => {
+  for (const version of ['v1.26.13', 'v1.28.16']) {
+    it(`containerd + ${version}: docker and cri-dockerd are skipped, and no artifact of theirs is resolved`, async () => {
+      const { plan } = await buildPlan(makeConfig({ version, containerManager: 'containerd' }), { fetchSha256: publishedSum })
+      expect(moduleOf(plan, 'cri-dockerd')).toMatchObject({ skip: true, reason: 'kubernetes.containerManager is containerd' })
+      expect(moduleOf(plan, 'docker')).toMatchObject({ skip: true, reason: 'kubernetes.containerManager is containerd' })
+      expect(moduleOf(plan, 'containerd').skip).toBe(false)
+      expect(artifactNames(plan)).not.toContain('cri-dockerd')
+      expect(artifactNames(plan)).not.toContain('docker')
+      expect(artifactNames(plan)).toContain('containerd')
+      expect(plan.kubernetesVersion).toBe(version)
+    })
+  }
+
+  it('docker + v1.26.13: cri-dockerd runs and its artifact is planned', async () => {
+    const { plan } = await buildPlan(makeConfig({ version: 'v1.26.13', containerManager: 'docker' }))
+    expect(moduleOf(plan, 'cri-dockerd').skip).toBe(false)
+    expect(artifactNames(plan)).toContain('cri-dockerd')
+    expect(artifactNames(plan)).toContain('docker')
+    expect(artifactNames(plan)).not.toContain('containerd')
+  })
+
+  it('docker + v1.23.17: cri-dockerd is skipped because dockershim is built in', async () => {
+    const { plan } = await buildPlan(makeConfig({ version: 'v1.23.17', containerManager: 'docker' }))
+    expect(moduleOf(plan, 'cri-dockerd')).toMatchObject({ skip: true })
+    expect(moduleOf(plan, 'cri-dockerd').reason).toMatch(/kubernetes\.version is v1\.23\.17/)
+    expect(artifactNames(plan)).not.toContain('cri-dockerd')
+  })
+})
+
+describe('skip rules', () => {
+  it('etcd runs for kubekey and is skipped for kubeadm and external, naming etcd.type', async () => {
+    for (const [type, skip] of [['kubekey', false], ['kubeadm', true], ['external', true]] as const) {
+      const { plan } = await buildPlan(makeConfig({ etcd: type }))
+      expect(moduleOf(plan, 'etcd').skip).toBe(skip)
+      if (skip) expect(moduleOf(plan, 'etcd').reason).toMatch(`etcd.type is ${type}`)
+      expect(artifactNames(plan).has('etcd')).toBe(!skip)
+    }
+  })
+
+  it('joins, load balancer, network and addons follow the topology and config', async () => {
+    const single = (await buildPlan(makeConfig({ plugin: 'none' }))).plan
+    expect(moduleOf(single, 'join-control-plane')).toMatchObject({ skip: true, reason: 'roleGroups.control-plane has one host' })
+    expect(moduleOf(single, 'join-workers').skip).toBe(true)
+    expect(moduleOf(single, 'load-balancer').skip).toBe(true)
+    expect(moduleOf(single, 'network')).toMatchObject({ skip: true, reason: 'network.plugin is none' })
+    expect(moduleOf(single, 'addons')).toMatchObject({ skip: true, reason: 'addons is empty' })
+
+    const ha = (await buildPlan(makeConfig({ controlPlanes: 3, workers: 2, internalLoadbalancer: 'haproxy' }))).plan
+    expect(moduleOf(ha, 'join-control-plane')).toMatchObject({ skip: false, hosts: ['node2', 'node3'] })
+    expect(moduleOf(ha, 'join-workers')).toMatchObject({ skip: false, hosts: ['node4', 'node5'] })
+    expect(moduleOf(ha, 'load-balancer')).toMatchObject({ skip: false, hosts: ['node4', 'node5'] })
+    expect(moduleOf(ha, 'kubeadm-init').hosts).toEqual(['node1'])
+    expect(artifactNames(ha)).toContain('calicoctl')
+  })
+
+  it('helm is needed only for chart addons', async () => {
+    const yamlOnly = await buildPlan(makeConfig({ addons: [{ name: 'a', sources: { yaml: { path: ['x.yaml'] } } }] }))
+    expect(artifactNames(yamlOnly.plan)).not.toContain('helm')
+    const chart = await buildPlan(makeConfig({ addons: [{ name: 'b', sources: { chart: { name: 'nfs', repo: 'https://x' } } }] }))
+    expect(artifactNames(chart.plan)).toContain('helm')
+  })
+
+  it('--skip and --until show their reason in the plan and drop the artifacts of what they skip', async () => {
+    const { plan } = await buildPlan(makeConfig(), { skipModules: ['network'], until: 'etcd' })
+    expect(moduleOf(plan, 'network')).toMatchObject({ skip: true, reason: 'skipped by --skip' })
+    expect(moduleOf(plan, 'kubeadm-init')).toMatchObject({ skip: true, reason: 'after --until etcd' })
+    expect(moduleOf(plan, 'etcd').skip).toBe(false)
+    expect(artifactNames(plan)).not.toContain('calicoctl')
+    await expect(buildPlan(makeConfig(), { until: 'etc' })).rejects.toThrow(/unknown module "etc".*precheck, configure-os/)
+  })
+})
+
+describe('artifacts are derived from the plan', () => {
+  const versions = ['v1.19.9', 'v1.23.17', 'v1.24.17', 'v1.26.13', 'v1.28.15', 'v1.30.14', 'v1.33.4', 'v1.36.4']
+  const shapes: ConfigShape[] = []
+  for (const containerManager of ['containerd', 'docker'] as const)
+    for (const version of versions)
+      for (const etcd of ['kubekey', 'kubeadm', 'external'] as const)
+        for (const plugin of ['calico', 'flannel', 'cilium', 'none'] as const)
+          for (const [controlPlanes, workers] of [[1, 0], [1, 2], [3, 0], [3, 3]])
+            for (const arches of [['amd64'], ['arm64'], ['amd64', 'arm64']] as const)
+              shapes.push({ containerManager, version, etcd, plugin, controlPlanes, workers, arches: [...arches] })
+
+  it(`over ${shapes.length} configs: artifacts == union of the needs of running modules, every one with a known sum`, async () => {
+    for (const shape of shapes) {
+      const { plan } = await buildPlan(makeConfig(shape))
+      const running = plan.modules.filter((m) => !m.skip)
+      const union = new Set(running.flatMap((m) => m.needs.map(artifactKey)))
+      expect(new Set(plan.artifacts.map(artifactKey)), JSON.stringify(shape)).toEqual(union)
+      expect(plan.artifacts.length).toBe(union.size)
+      for (const artifact of plan.artifacts) {
+        expect(artifact.sha256).toBe(knownSha256(builtinCatalog, artifact.name, artifact.version, artifact.arch))
+        expect(artifact.url).toContain(artifact.path)
+      }
+      // each artifact exists once per arch of the hosts its module runs on
+      const hostArch = new Map(plan.hosts.map((h) => [h.name, h.arch]))
+      for (const module of running) {
+        const arches = new Set(module.hosts.map((h) => hostArch.get(h)))
+        for (const need of module.needs) expect(arches.has(need.arch)).toBe(true)
+        expect(new Set(module.needs.map((n) => n.arch))).toEqual(arches.size && module.needs.length ? arches : new Set())
+      }
+    }
+  })
+
+  it('a running module whose artifact has no sum is a plan error naming module, artifact, version, arch and field', async () => {
+    const config = makeConfig({ version: 'v1.26.13' })
+    config.componentVersions = { containerd: '9.9.9' }
+    await expect(buildPlan(config)).rejects.toThrow(
+      'cluster.yaml: spec.componentVersions.containerd: module containerd needs containerd 9.9.9 for amd64, and kk-action knows no sha256 for it')
+  })
+
+  it('a skipped module asking for an unknown version is no error: only running modules resolve', async () => {
+    const config = makeConfig({ containerManager: 'containerd' })
+    config.componentVersions = { 'cri-dockerd': '0.0.1' }
+    const { plan } = await buildPlan(config)
+    expect(moduleOf(plan, 'cri-dockerd').needs).toEqual([{ name: 'cri-dockerd', version: '0.0.1', arch: 'amd64' }])
+  })
+
+  it('a Kubernetes version the catalog lacks uses the published .sha256, saying so, or is an error', async () => {
+    const sum = 'a'.repeat(64)
+    const seen: string[] = []
+    const { plan, notices } = await buildPlan(makeConfig({ version: 'v1.99.1' }), {
+      fetchSha256: async ({ url }) => { seen.push(url); return sum },
+    })
+    expect(plan.artifacts.find((a) => a.name === 'kubeadm')).toMatchObject({ sha256: sum, sha256Source: 'upstream' })
+    expect(seen).toContain('https://dl.k8s.io/release/v1.99.1/bin/linux/amd64/kubeadm')
+    expect(notices.join('\n')).toMatch(/kubeadm v1\.99\.1 amd64 is not in kk-action's catalog/)
+    expect(notices.join('\n')).toMatch(/no default component versions for Kubernetes v1\.99\.1/)
+    await expect(buildPlan(makeConfig({ version: 'v1.99.1' }), { fetchSha256: async () => undefined }))
+      .rejects.toThrow(/spec\.kubernetes\.version: module sync-binaries needs kubeadm v1\.99\.1 for amd64/)
+  })
+})
