@@ -48,5 +48,6 @@ export function makeConfig(shape: ConfigShape = {}): ClusterConfig {
     addons: shape.addons ?? [],
     componentVersions: {},
     unusedFields: [],
+    spec: {},
   }
 }
