@@ -112,6 +112,11 @@ export interface ClusterConfig {
   componentVersions: Record<string, string>
   /** Fields kept but not acted on yet, as field paths (reported once in a notice). */
   unusedFields: string[]
+  /**
+   * The validated `spec` as written (after ${VAR} substitution, before defaults): where fields without a
+   * typed slot above are kept (storage, dns, kubesphere, host timeout, controlPlaneEndpoint.externalDNS …).
+   */
+  spec: Record<string, unknown>
 }
 
 export interface Overrides {

@@ -1,0 +1,2 @@
+export { loadConfig, parseConfig, type LoadOptions } from './load.js'
+export * from './types.js'
