@@ -1,9 +1,67 @@
+import { raw } from '../nodes/quote.js'
 import { alwaysRuns, defineModule, kubernetesNodes } from './module.js'
+import { installBinary, installFromArchive, putFile } from './steps.js'
+import type { TaskContext } from '../pipeline/types.js'
 
-/** kubeadm, kubelet, kubectl and the CNI plugins on every Kubernetes node. */
+const BIN = '/usr/local/bin'
+const CNI_BIN = '/opt/cni/bin'
+const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'firewall', 'tuning']
+
+const KUBELET_UNIT = `[Unit]
+Description=kubelet: The Kubernetes Node Agent
+Documentation=https://kubernetes.io/docs/
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=${BIN}/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// The drop-in kubeadm expects: it writes kubeadm-flags.env and config.yaml, and starts the kubelet itself.
+const KUBEADM_DROP_IN = `[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=${BIN}/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`
+
+async function installKubernetesBinaries(t: TaskContext): Promise<void> {
+  for (const name of ['kubeadm', 'kubelet', 'kubectl'] as const) await installBinary(t, name, `${BIN}/${name}`)
+}
+
+async function installCniPlugins(t: TaskContext): Promise<void> {
+  const members = Object.fromEntries(CNI_PLUGINS.map((plugin) => [`./${plugin}`, `${CNI_BIN}/${plugin}`]))
+  await installFromArchive(t, 'cni-plugins', members)
+}
+
+async function installKubeletUnit(t: TaskContext): Promise<void> {
+  const unit = await putFile(t, '/etc/systemd/system/kubelet.service', KUBELET_UNIT)
+  const dropIn = await putFile(t, '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', KUBEADM_DROP_IN)
+  if (unit || dropIn) await t.exec(raw('systemctl daemon-reload'))
+  const enabled = await t.exec(raw('systemctl is-enabled kubelet'), { allowFailure: true })
+  if (enabled.stdout.trim() !== 'enabled') {
+    await t.exec(raw('systemctl enable kubelet'))
+    t.changed()
+  }
+}
+
+/** kubeadm, kubelet, kubectl and the CNI plugins on every Kubernetes node; the kubelet unit, enabled (kubeadm starts it). */
 export const syncBinaries = defineModule({
   id: 'sync-binaries',
   hosts: kubernetesNodes,
   skip: alwaysRuns,
   needs: () => ['kubeadm', 'kubelet', 'kubectl', 'cni-plugins'],
+  tasks: () => [
+    { name: 'install kubeadm, kubelet, kubectl', retries: 2, run: installKubernetesBinaries },
+    { name: 'install CNI plugins', retries: 2, run: installCniPlugins },
+    { name: 'install the kubelet unit', run: installKubeletUnit },
+  ],
 })

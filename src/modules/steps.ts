@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, posix } from 'node:path'
+import type { ArtifactName } from '../artifacts/types.js'
+import { raw, sh, type Command } from '../nodes/quote.js'
+import type { TaskContext } from '../pipeline/types.js'
+
+/** Where archives are kept on a node, so a rerun compares instead of sending them again. */
+export const NODE_ARTIFACT_DIR = '/var/lib/kk-action/artifacts'
+
+const renderedDir = join(tmpdir(), `kk-action-rendered-${process.pid}`)
+
+/**
+ * Writes `content` to `remotePath` (atomic, skipped when the node already has the same bytes).
+ * Returns whether the file changed.
+ */
+export async function putFile(t: TaskContext, remotePath: string, content: string, mode = 0o644): Promise<boolean> {
+  const digest = createHash('sha256').update(content).digest('hex')
+  mkdirSync(renderedDir, { recursive: true, mode: 0o700 })
+  const local = join(renderedDir, digest)
+  writeFileSync(local, content, { mode: 0o600 })
+  await t.exec(sh`mkdir -p ${posix.dirname(remotePath)}`)
+  const result = await t.upload(local, remotePath, { mode, sha256: digest })
+  return result.changed
+}
+
+/** Installs a single-file artifact (kubeadm, runc, ...) at `remotePath`. */
+export async function installBinary(t: TaskContext, name: ArtifactName, remotePath: string): Promise<boolean> {
+  const { path, artifact } = t.artifact(name)
+  await t.exec(sh`mkdir -p ${posix.dirname(remotePath)}`)
+  const result = await t.upload(path, remotePath, { mode: 0o755, sha256: artifact.sha256 })
+  return result.changed
+}
+
+/**
+ * Installs members of an archive artifact: the archive goes to the node once (verified), is unpacked in
+ * a temporary directory there, and each member replaces its target only when the bytes differ.
+ * `members` maps a path inside the archive to the target path. Returns whether any target changed.
+ */
+export async function installFromArchive(
+  t: TaskContext, name: ArtifactName, members: Record<string, string>, mode = 0o755,
+): Promise<boolean> {
+  const { path, artifact } = t.artifact(name)
+  const archive = `${NODE_ARTIFACT_DIR}/${artifact.name}/${artifact.version}/${artifact.file}`
+  await t.exec(sh`mkdir -p ${posix.dirname(archive)}`)
+  await t.upload(path, archive, { mode: 0o644, sha256: artifact.sha256 })
+  const result = await t.exec(installMembersCommand(archive, members, mode))
+  const changed = result.stdout.split('\n').some((line) => line.startsWith('changed '))
+  if (changed) t.changed()
+  return changed
+}
+
+function installMembersCommand(archive: string, members: Record<string, string>, mode: number): Command {
+  const octal = mode.toString(8)
+  const steps = Object.entries(members).map(([member, target]) => {
+    const inside = member.replace(/^\.\//, '')
+    const temp = `${target}.kk-tmp`
+    return sh`if ! cmp -s "$d"/${inside} ${target}; then mkdir -p ${posix.dirname(target)} && install -m ${octal} "$d"/${inside} ${temp} && mv -f ${temp} ${target} && echo changed ${target}; fi`
+  })
+  const all = steps.reduce((joined, step) => sh`${joined}; ${step}`)
+  return sh`set -e; d=$(mktemp -d); trap 'rm -rf "$d"' EXIT; tar -xzf ${archive} -C "$d"; ${all}`
+}
+
+/** daemon-reload when units changed, enable, and start or restart as needed. */
+export async function ensureService(t: TaskContext, unit: string, options: { restart: boolean; unitsChanged: boolean }): Promise<void> {
+  if (options.unitsChanged) await t.exec(raw('systemctl daemon-reload'))
+  const enabled = await t.exec(sh`systemctl is-enabled ${unit}`, { allowFailure: true })
+  if (enabled.stdout.trim() !== 'enabled') {
+    await t.exec(sh`systemctl enable ${unit}`)
+    t.changed()
+  }
+  const active = await t.exec(sh`systemctl is-active ${unit}`, { allowFailure: true })
+  if (active.stdout.trim() !== 'active') {
+    await t.exec(sh`systemctl start ${unit}`)
+    t.changed()
+  } else if (options.restart) {
+    await t.exec(sh`systemctl restart ${unit}`)
+    t.changed()
+  }
+}
