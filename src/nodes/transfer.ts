@@ -1,0 +1,72 @@
+/**
+ * The remote side of uploads and downloads as fixed POSIX sh scripts; values only ever arrive as
+ * positional arguments. An upload lands in a temp file beside the target, is checked against the
+ * sha256 the caller computed locally, and only then renamed over the target, so an interrupted or
+ * corrupted transfer never leaves a file at the target path.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { sh, type Command } from './quote.js'
+
+const STORE = `set -e
+target=$1 sum=$2 mode=$3
+dir=$(dirname -- "$target")
+mkdir -p -- "$dir"
+tmp=$(mktemp "$dir/.kk-upload.XXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+cat > "$tmp"
+actual=$(sha256sum < "$tmp")
+actual=\${actual%% *}
+if [ "$actual" != "$sum" ]; then echo "sha256 mismatch after transfer: expected $sum, got $actual" >&2; exit 3; fi
+chmod "$mode" "$tmp"
+mv -f -- "$tmp" "$target"
+trap - EXIT`
+
+const VERIFY_AND_MOVE = `set -e
+tmp=$1 target=$2 sum=$3 mode=$4
+trap 'rm -f -- "$tmp"' EXIT
+actual=$(sha256sum < "$tmp")
+actual=\${actual%% *}
+if [ "$actual" != "$sum" ]; then echo "sha256 mismatch after transfer: expected $sum, got $actual" >&2; exit 3; fi
+chmod "$mode" "$tmp"
+mv -f -- "$tmp" "$target"
+trap - EXIT`
+
+const SHA256 = `if [ -f "$1" ]; then sum=$(sha256sum < "$1") && echo "\${sum%% *}"; fi`
+
+/** Reads stdin into a temp file beside `target`, verifies `sum`, sets `mode` and renames it over `target`. */
+export function storeCommand(target: string, sha256: string, mode: number): Command {
+  return sh`sh -c ${STORE} kk-upload ${target} ${sha256} ${modeText(mode)}`
+}
+
+/** For a file already sent to `tmp` (sftp): verify, chmod and rename, or remove it. */
+export function verifyAndMoveCommand(tmp: string, target: string, sha256: string, mode: number): Command {
+  return sh`sh -c ${VERIFY_AND_MOVE} kk-upload ${tmp} ${target} ${sha256} ${modeText(mode)}`
+}
+
+/** Prints the file's sha256, or nothing when it is not a regular file. */
+export function sha256Command(path: string): Command {
+  return sh`sh -c ${SHA256} kk-sha256 ${path}`
+}
+
+export function catCommand(path: string): Command {
+  return sh`cat -- ${path}`
+}
+
+export function parseSha256(stdout: string): string | undefined {
+  const sum = stdout.trim()
+  return /^[0-9a-f]{64}$/.test(sum) ? sum : undefined
+}
+
+export function modeText(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0')
+}
+
+export const DEFAULT_MODE = 0o644
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
