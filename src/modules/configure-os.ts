@@ -1,9 +1,139 @@
-import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
+import type { ClusterConfig, Host } from '../config/types.js'
+import { raw, sh } from '../nodes/quote.js'
+import type { TaskContext } from '../pipeline/types.js'
+import { defineModule, nothingNeeded } from './module.js'
+import { putFile } from './steps.js'
 
-/** Swap off, kernel modules, sysctls, /etc/hosts, hostname: what kubeadm's preflight expects. */
+const HOSTS_BEGIN = '# kk-action hosts BEGIN'
+const HOSTS_END = '# kk-action hosts END'
+
+const KUBERNETES_SYSCTLS = {
+  'net.ipv4.ip_forward': '1',
+  'net.bridge.bridge-nf-call-iptables': '1',
+  'net.bridge.bridge-nf-call-ip6tables': '1',
+  'net.ipv4.conf.all.rp_filter': '0',
+  'vm.overcommit_memory': '1',
+  'kernel.panic': '10',
+  'kernel.panic_on_oops': '1',
+  'fs.inotify.max_user_watches': '524288',
+  'fs.inotify.max_user_instances': '512',
+}
+
+function kernelModules(config: ClusterConfig): string[] {
+  const modules = ['overlay', 'br_netfilter']
+  return config.kubernetes.proxyMode === 'ipvs' ? [...modules, 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack'] : modules
+}
+
+async function disableSwap(t: TaskContext): Promise<void> {
+  const active = (await t.exec(raw('tail -n +2 /proc/swaps'))).stdout.trim()
+  if (active) {
+    await t.exec(raw('swapoff -a'))
+    t.changed()
+  }
+  const inFstab = await t.exec(raw(`grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab`), { allowFailure: true })
+  if (inFstab.code === 0) {
+    await t.exec(raw(`sed -ri.kk-action.bak 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# \\1  # disabled by kk-action/' /etc/fstab`))
+    t.changed()
+  }
+}
+
+async function loadKernelModules(t: TaskContext): Promise<void> {
+  const modules = kernelModules(t.config)
+  if (await putFile(t, '/etc/modules-load.d/kubernetes.conf', `${modules.join('\n')}\n`)) t.changed()
+  for (const module of modules) {
+    const loaded = await t.exec(sh`test -d /sys/module/${module}`, { allowFailure: true })
+    if (loaded.code === 0) continue
+    const probe = await t.exec(sh`modprobe ${module}`, { allowFailure: true })
+    if (probe.code === 0) t.changed()
+    else t.warn(`kernel module ${module} could not be loaded on ${t.host.name}: ${probe.stderr.trim() || `exit ${probe.code}`}`)
+  }
+}
+
+async function applySysctls(t: TaskContext): Promise<void> {
+  const content = Object.entries(KUBERNETES_SYSCTLS).map(([key, value]) => `${key} = ${value}`).join('\n') + '\n'
+  const changed = await putFile(t, '/etc/sysctl.d/99-kubernetes.conf', content)
+  const current = await t.exec(sh`sysctl -n ${Object.keys(KUBERNETES_SYSCTLS)}`, { allowFailure: true })
+  const values = current.stdout.split('\n').map((l) => l.trim())
+  const drifted = Object.values(KUBERNETES_SYSCTLS).some((value, i) => values[i] !== value)
+  if (changed || drifted) {
+    const applied = await t.exec(raw('sysctl -p /etc/sysctl.d/99-kubernetes.conf'), { allowFailure: true })
+    if (applied.code !== 0) t.warn(`some sysctls could not be set on ${t.host.name}: ${applied.stderr.trim().split('\n')[0]}`)
+    t.changed()
+  }
+}
+
+/** The managed block of /etc/hosts: every node, and the control-plane domain. */
+export function hostsBlock(config: ClusterConfig, host: Host): string {
+  const lines = config.hosts.map((h) => `${h.internalAddress}  ${h.name}.${config.kubernetes.clusterName} ${h.name}`)
+  lines.push(`${controlPlaneAddress(config, host)}  ${config.controlPlaneEndpoint.domain}`)
+  return [HOSTS_BEGIN, ...lines, HOSTS_END].join('\n')
+}
+
+/**
+ * Where the control-plane domain points from this host: the configured address, else (internal load
+ * balancer) the local haproxy on workers and the host itself on control planes, else the first control plane.
+ */
+function controlPlaneAddress(config: ClusterConfig, host: Host): string {
+  const endpoint = config.controlPlaneEndpoint
+  if (endpoint.internalLoadbalancer === 'haproxy') return host.roles.includes('control-plane') ? host.internalAddress : '127.0.0.1'
+  if (endpoint.address) return endpoint.address
+  const first = config.hosts.find((h) => h.name === config.roleGroups['control-plane'][0])!
+  return first.internalAddress
+}
+
+export function withHostsBlock(current: string, block: string): string {
+  const pattern = new RegExp(`${HOSTS_BEGIN}[\\s\\S]*?${HOSTS_END}\\n?`)
+  const base = current.replace(pattern, '').replace(/\n*$/, '\n')
+  return `${base}${block}\n`
+}
+
+async function writeEtcHosts(t: TaskContext): Promise<void> {
+  const current = (await t.exec(raw('cat /etc/hosts'))).stdout
+  const wanted = withHostsBlock(current.endsWith('\n') ? current : `${current}\n`, hostsBlock(t.config, t.host))
+  if (wanted !== current && (await putFile(t, '/etc/hosts', wanted))) t.changed()
+}
+
+async function setHostname(t: TaskContext): Promise<void> {
+  const current = (await t.exec(raw('hostname'))).stdout.trim()
+  if (current === t.host.name) return
+  await t.exec(sh`hostname ${t.host.name}`)
+  await putFile(t, '/etc/hostname', `${t.host.name}\n`)
+  t.changed()
+}
+
+async function setTimezone(t: TaskContext): Promise<void> {
+  const zone = t.config.system.timezone
+  if (typeof zone !== 'string' || !zone) return
+  const current = (await t.exec(raw('cat /etc/timezone 2>/dev/null || readlink /etc/localtime'), { allowFailure: true })).stdout.trim()
+  if (current === zone || current.endsWith(`/zoneinfo/${zone}`)) return
+  await t.exec(sh`test -e /usr/share/zoneinfo/${zone} && ln -sf /usr/share/zoneinfo/${zone} /etc/localtime && echo ${zone} > /etc/timezone`)
+  t.changed()
+}
+
+async function configureNtp(t: TaskContext): Promise<void> {
+  const servers = t.config.system.ntpServers
+  if (!Array.isArray(servers) || !servers.length) return
+  const content = `[Time]\nNTP=${servers.join(' ')}\n`
+  if (await putFile(t, '/etc/systemd/timesyncd.conf.d/kk-action.conf', content)) {
+    const restarted = await t.exec(raw('systemctl restart systemd-timesyncd'), { allowFailure: true })
+    if (restarted.code !== 0) t.warn(`${t.host.name} has no systemd-timesyncd; spec.system.ntpServers was written but is not in use`)
+    t.changed()
+  }
+}
+
+/** Swap off, kernel modules, sysctls, /etc/hosts, hostname, timezone/NTP: what kubeadm's preflight expects. */
 export const configureOs = defineModule({
   id: 'configure-os',
   hosts: (ctx) => ctx.config.hosts,
-  skip: alwaysRuns,
+  skip: ({ config }) => (config.system.skipConfigureOS === true ? 'system.skipConfigureOS is true' : undefined),
   needs: nothingNeeded,
+  tasks: () => [
+    { name: 'swap off', run: disableSwap },
+    { name: 'kernel modules', run: loadKernelModules },
+    { name: 'sysctls', run: applySysctls },
+    { name: '/etc/hosts', run: writeEtcHosts },
+    { name: 'hostname', run: setHostname },
+    { name: 'timezone', run: setTimezone },
+    { name: 'NTP servers', run: configureNtp },
+  ],
 })

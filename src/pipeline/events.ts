@@ -13,7 +13,7 @@ export type PipelineEvent = { time: string } & (
   | { type: 'task-end'; module: ModuleId; task: string; host: string; status: TaskStatus; durationMs: number; attempt: number; error?: string }
   | { type: 'command'; module: ModuleId; task: string; host: string; command: string; exitCode: number; durationMs: number }
   | { type: 'output'; module: ModuleId; task: string; host: string; stream: OutputStream; line: string }
-  | { type: 'log'; module: ModuleId; task: string; host: string; line: string }
+  | { type: 'log'; module: ModuleId; task: string; host: string; line: string; level?: 'warning' }
 )
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never

@@ -157,6 +157,7 @@ class ModuleRun {
       shared: this.shared,
       changed: markChanged,
       log: (line) => this.emit({ type: 'log', module, task: task.name, host: host.name, line }),
+      warn: (line) => this.emit({ type: 'log', module, task: task.name, host: host.name, line, level: 'warning' }),
       exec: async (command, execOptions = {}) => {
         const started = Date.now()
         const result = await connection.exec(command, {

@@ -27,6 +27,8 @@ export interface TaskContext {
   /** Record that this task changed the host (Ansible's "changed"). */
   changed(): void
   log(line: string): void
+  /** Something the user should see even when the deploy succeeds (an annotation in the action). */
+  warn(message: string): void
 }
 
 export interface Task {
