@@ -26,7 +26,7 @@ export function firstProblemAsError(problems: z.core.$ZodIssue[], input: unknown
   const path = toFieldPath(first.path)
   const more = ordered.length > 1 ? ` (and ${ordered.length - 1} more problem${ordered.length > 2 ? 's' : ''} after it)` : ''
   const { problem, hint } = describeIssue(first, valueAt(input, path))
-  return source.error(path, problem + more, { hint, host: hostOf(input, path) })
+  return source.error(path, problem + more, { hint })
 }
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): { problem: string; hint?: string } {
@@ -52,6 +52,9 @@ function tooSmall(issue: z.core.$ZodIssueTooSmall): string {
 function typeHint(expected: string, value: unknown): string | undefined {
   if (expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')) {
     return `Quote it so YAML keeps it as text: "${String(value)}"`
+  }
+  if ((expected === 'number' || expected === 'int') && typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) {
+    return `Remove the quotes: ${value}`
   }
   return undefined
 }
@@ -94,11 +97,4 @@ export function valueAt(root: unknown, path: FieldPath): unknown {
     value = (value as Record<PropertyKey, unknown>)[segment]
   }
   return value
-}
-
-/** For a path under `spec.hosts[i]`, the name of that host (for the message's `host …` part). */
-function hostOf(input: unknown, path: FieldPath): string | undefined {
-  if (path[0] !== 'spec' || path[1] !== 'hosts' || typeof path[2] !== 'number') return undefined
-  const name = valueAt(input, ['spec', 'hosts', path[2], 'name'])
-  return typeof name === 'string' && name !== '' ? name : undefined
 }

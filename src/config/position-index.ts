@@ -11,6 +11,9 @@ interface Entry {
   key?: Position
   /** Where the value starts (undefined when the key has no value, `name:`). */
   value?: Position
+  /** The value itself, for scalars. */
+  scalar?: unknown
+  collection?: boolean
 }
 
 /** Source positions of every field of a YAML document, by formatted field path. */
@@ -21,11 +24,14 @@ export class PositionIndex {
     if (root) this.visit(root, [], {})
   }
 
-  /** The position of a field's value, else its key, else the nearest ancestor that exists in the file. */
+  /**
+   * Where a field is written: a scalar's value, a mapping's or list's key (`kubernetes:`). A field that is not in
+   * the file is located at the nearest ancestor that is.
+   */
   locate(path: FieldPath): Position | undefined {
     for (let length = path.length; length >= 0; length--) {
       const entry = this.entries.get(formatPath(path.slice(0, length)))
-      const position = entry?.value ?? entry?.key
+      const position = entry?.collection ? (entry.key ?? entry.value) : (entry?.value ?? entry?.key)
       if (position) return position
     }
     return undefined
@@ -36,8 +42,13 @@ export class PositionIndex {
     return this.entries.get(formatPath(path))?.key ?? this.locate(path)
   }
 
+  /** The scalar value written at a path (undefined for mappings, lists and missing fields). */
+  scalarAt(path: FieldPath): unknown {
+    return this.entries.get(formatPath(path))?.scalar
+  }
+
   private visit(node: Node, path: FieldPath, entry: Entry): void {
-    this.entries.set(formatPath(path), { ...entry, value: this.positionOf(node) })
+    this.entries.set(formatPath(path), { ...entry, value: this.positionOf(node), scalar: isScalar(node) ? node.value : undefined, collection: !isScalar(node) })
     if (isMap(node)) {
       for (const pair of node.items) this.visitPair(pair, path)
     } else if (isSeq(node)) {

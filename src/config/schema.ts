@@ -10,26 +10,18 @@ import { cidrProblem, isValidNodeName, kubernetesVersionProblem } from './valida
 
 export const HOST_ARCHES = { amd64: 'amd64', arm64: 'arm64', x86_64: 'amd64', aarch64: 'arm64' } as const
 
-/** What KubeKey knows but kk-action does not support, with the reason shown to the user. */
-const FOREIGN_CONTAINER_MANAGERS: Record<string, string> = {
-  crio: 'KubeKey supports crio, kk-action does not',
-  'cri-o': 'KubeKey supports crio, kk-action does not',
-  isula: 'KubeKey supports isula, kk-action does not',
-}
-const FOREIGN_NETWORK_PLUGINS: Record<string, string> = {
-  kubeovn: 'KubeKey supports kube-ovn, kk-action does not',
-  'kube-ovn': 'KubeKey supports kube-ovn, kk-action does not',
-  hybridnet: 'KubeKey supports hybridnet, kk-action does not',
-}
+/** Values KubeKey accepts that kk-action does not (said so in the message, so nobody hunts for a typo). */
+const KUBEKEY_ONLY_CONTAINER_MANAGERS = ['crio', 'cri-o', 'isula']
+const KUBEKEY_ONLY_NETWORK_PLUGINS = ['kubeovn', 'kube-ovn', 'hybridnet']
 
-export function choiceProblem(value: string, allowed: readonly string[], foreign: Record<string, string> = {}): string | undefined {
+export function choiceProblem(value: string, allowed: readonly string[], kubekeyOnly: readonly string[] = []): string | undefined {
   if (allowed.includes(value)) return undefined
-  const why = foreign[value] ?? `"${value}" is not supported`
+  const why = kubekeyOnly.includes(value) ? `"${value}" is supported by KubeKey but not by kk-action` : `"${value}" is not supported`
   return `${why}; allowed: ${allowed.join(', ')}`
 }
 
-export const containerManagerProblem = (value: string) => choiceProblem(value, CONTAINER_MANAGERS, FOREIGN_CONTAINER_MANAGERS)
-export const networkPluginProblem = (value: string) => choiceProblem(value, NETWORK_PLUGINS, FOREIGN_NETWORK_PLUGINS)
+export const containerManagerProblem = (value: string) => choiceProblem(value, CONTAINER_MANAGERS, KUBEKEY_ONLY_CONTAINER_MANAGERS)
+export const networkPluginProblem = (value: string) => choiceProblem(value, NETWORK_PLUGINS, KUBEKEY_ONLY_NETWORK_PLUGINS)
 
 /** A string checked by `problem`, which returns the message of a rejection. */
 function checkedString(problem: (value: string) => string | undefined) {

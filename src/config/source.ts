@@ -14,7 +14,14 @@ export class ConfigSource {
   /** An error about a field's value (or, with `at: 'key'`, about the key itself). */
   error(path: FieldPath, problem: string, details: { hint?: string; host?: string; at?: 'key' | 'value' } = {}): UserError {
     const position = details.at === 'key' ? this.index.locateKey(path) : this.index.locate(path)
-    return errorAt(this.file, position, formatPath(path), problem, details)
+    return errorAt(this.file, position, formatPath(path), problem, { ...details, host: details.host ?? this.hostOf(path) })
+  }
+
+  /** For a path under `spec.hosts[i]`, the name of that host. */
+  hostOf(path: FieldPath): string | undefined {
+    if (path[0] !== 'spec' || path[1] !== 'hosts' || typeof path[2] !== 'number') return undefined
+    const name = this.index.scalarAt(['spec', 'hosts', path[2], 'name'])
+    return typeof name === 'string' && name !== '' ? name : undefined
   }
 
   locate(path: FieldPath): Position | undefined {

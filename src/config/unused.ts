@@ -73,11 +73,16 @@ function collect(value: unknown, path: FieldPath, unused: FieldPath[]): void {
   for (const [segment, child] of children) {
     const childPath = [...path, segment]
     const match = matchPatterns(childPath)
-    if (match === 'covered') continue
+    if (match === 'covered' || isEmpty(child)) continue
     // A whole section nobody reads (spec.system) is listed field by field, which says more than the section name.
     if (match === 'prefix' || (childPath.length === 1 && isRecord(child))) collect(child, childPath, unused)
     else unused.push(childPath)
   }
+}
+
+/** Like KubeKey (Go's zero values), an empty string, list or mapping means "not set": nothing to act on. */
+function isEmpty(value: unknown): boolean {
+  return value === '' || (Array.isArray(value) && value.length === 0) || (isRecord(value) && Object.keys(value).length === 0)
 }
 
 function childrenOf(value: unknown): [string | number, unknown][] {
