@@ -1,0 +1,80 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { dirname, isAbsolute, relative, resolve } from 'node:path'
+import { Transform, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+
+/** The file's bytes did not hash to the sum the plan expects. */
+export class ChecksumMismatchError extends Error {
+  constructor(readonly from: string, readonly expected: string, readonly actual: string, readonly bytes: number) {
+    super(`sha256 of ${from} is ${actual}, expected ${expected}`)
+    this.name = 'ChecksumMismatchError'
+  }
+}
+
+/** A pass-through stream that hashes and counts what flows through it. */
+export class HashingCounter extends Transform {
+  private readonly hash = createHash('sha256')
+  bytes = 0
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk)
+    this.bytes += chunk.length
+    callback(null, chunk)
+  }
+
+  digest(): string {
+    return this.hash.digest('hex')
+  }
+}
+
+/** A sibling of `target`, so the final rename is atomic (same directory, same file system). */
+export function temporaryPathFor(target: string): string {
+  return `${target}.part-${process.pid}-${randomBytes(4).toString('hex')}`
+}
+
+/**
+ * Streams `source` into a temporary file next to `target` while hashing it, and renames it onto
+ * `target` only when the sum matches: `target` never holds a wrong or partial file.
+ * `from` names the source in the mismatch error (a URL or a path).
+ */
+export async function writeVerified(source: NodeJS.ReadableStream, target: string, expectedSha256: string, from: string): Promise<number> {
+  await mkdir(dirname(target), { recursive: true })
+  const temporary = temporaryPathFor(target)
+  const counter = new HashingCounter()
+  try {
+    await pipeline(source, counter, createWriteStream(temporary, { mode: 0o644 }))
+    const actual = counter.digest()
+    if (actual !== expectedSha256.toLowerCase()) throw new ChecksumMismatchError(from, expectedSha256, actual, counter.bytes)
+    await rename(temporary, target)
+    return counter.bytes
+  } finally {
+    await rm(temporary, { force: true })
+  }
+}
+
+/** Copies a local file onto `target` through `writeVerified`. */
+export function copyVerified(sourceFile: string, target: string, expectedSha256: string): Promise<number> {
+  return writeVerified(createReadStream(sourceFile), target, expectedSha256, sourceFile)
+}
+
+export async function sha256OfFile(file: string): Promise<string> {
+  const counter = new HashingCounter()
+  await pipeline(createReadStream(file), counter, async function* drain(stream) {
+    for await (const chunk of stream) void chunk
+  })
+  return counter.digest()
+}
+
+/**
+ * `root` joined with a URL path, refusing paths that would leave `root` (a checksums file may set
+ * its own URL template, so the path is not fully ours).
+ */
+export function pathInside(root: string, urlPath: string): string | undefined {
+  const segments = urlPath.split('/').filter((segment) => segment !== '').map((segment) => decodeURIComponent(segment))
+  if (segments.some((segment) => segment === '..' || segment === '.' || segment.includes('/') || segment.includes('\\'))) return undefined
+  const full = resolve(root, ...segments)
+  const inside = relative(resolve(root), full)
+  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? full : undefined
+}
