@@ -124,7 +124,7 @@ describe('a config using every KubeKey v1alpha2 section', () => {
         'spec.hosts[2].timeout',
         'spec.roleGroups.registry',
         'spec.controlPlaneEndpoint.externalDNS',
-        'spec.system.ntpServers',
+        'spec.system.preInstall',
         'spec.kubernetes.kubeletArgs',
         'spec.kubernetes.kubeletConfiguration',
         'spec.etcd.heartbeatInterval',
@@ -136,6 +136,7 @@ describe('a config using every KubeKey v1alpha2 section', () => {
       ]),
     )
     expect(config.unusedFields).not.toContain('spec.kubernetes.version')
+    expect(config.unusedFields).not.toContain('spec.system.ntpServers') // configure-os acts on it
     expect(config.unusedFields).not.toContain('spec.registry.registryMirrors') // written as [], which is "not set"
     const unusedNotices = notices.filter((notice) => notice.includes('not acted on'))
     expect(unusedNotices).toHaveLength(1)
