@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { isUserError, type UserError } from '../../src/errors.js'
+import type { Overrides } from '../../src/config/types.js'
 import { expectNoStack, load, singleNode } from './helpers.js'
 
 const withContainerd = singleNode('  kubernetes:', '    version: v1.26.13', '    containerManager: containerd', '  network:', '    plugin: flannel')
 
-function overrideError(overrides: Parameters<typeof load>[1]['overrides']): UserError {
+function overrideError(overrides: Overrides): UserError {
   try {
     load(withContainerd, { overrides })
   } catch (error) {
