@@ -1,4 +1,308 @@
+import type { Host } from '../config/types.js'
+import { UserError } from '../errors.js'
+import { raw, sh } from '../nodes/quote.js'
+import type { PlanContext } from '../plan/types.js'
+import type { Task, TaskContext } from '../pipeline/types.js'
+import { isPrivateKey, preparePki, wantedCerts, type PemFiles } from './etcd-certs.js'
+import {
+  BACKUP_SERVICE_FILE, BACKUP_TIMER_FILE, backupScriptPath, BIN_DIR, certFiles, clientUrl, ETCD_CERT_DIR, ETCD_ENV_FILE,
+  ETCD_UNIT, ETCD_UNIT_FILE, etcdPorts, memberName, peerUrl, renderBackupScript, renderBackupService, renderBackupTimer,
+  renderEtcdEnv, type Bootstrap,
+} from './etcd-config.js'
+import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
 import { defineModule } from './module.js'
+import { installFromArchive, putFile, putPrivateFile } from './steps.js'
+
+/** What later modules (kubeadm-init) read from `t.shared` under ETCD_SHARED_KEY. */
+export interface EtcdClientInfo {
+  /** https://<internalAddress>:<port> of every etcd host. */
+  endpoints: string[]
+  caFile: string
+  caPem: string
+  /** Per control-plane host: its client certificate (node-<host>.pem) for kube-apiserver. */
+  clients: Record<string, { certFile: string; keyFile: string; certPem: string; keyPem: string }>
+}
+export const ETCD_SHARED_KEY = 'etcd'
+
+const START_TIMEOUT_MS = 120_000
+
+/** How one host takes part in this run. */
+type Role =
+  | { kind: 'member' } // has data: a running member, its bootstrap settings stay as they are
+  | { kind: 'bootstrap'; bootstrap: Bootstrap } // part of a new cluster (now, or one that has not formed yet)
+  | { kind: 'join' } // a host added to a healthy cluster: `etcdctl member add`, then start
+
+/** Facts gathered during one run of the module, shared by its tasks. */
+class EtcdRun {
+  readonly states = new Map<string, MemberState>()
+  readonly roles = new Map<string, Role>()
+  /** Hosts where certificates, binaries, unit or environment changed: a running etcd must restart. */
+  readonly touched = new Set<string>()
+  /** Hosts that joined in this run, in order: the next joiner counts them as running members. */
+  readonly joined = new Set<string>()
+  pki: PemFiles = new Map()
+
+  constructor(readonly ctx: PlanContext, readonly hosts: Host[]) {}
+
+  get endpoints(): string[] {
+    return this.hosts.map((host) => clientUrl(host, etcdPorts(this.ctx.config)))
+  }
+
+  state(host: Host): MemberState {
+    return this.states.get(host.name)!
+  }
+
+  /** The first etcd host holding a CA: the source of the existing PKI. Else the first etcd host. */
+  pkiSource(): Host {
+    return this.hosts.find((host) => this.state(host).caSha256) ?? this.hosts[0]
+  }
+
+  hostsWhere(kind: Role['kind']): Host[] {
+    return this.hosts.filter((host) => this.roles.get(host.name)?.kind === kind)
+  }
+
+  /** New members, and members found stopped: started together, without waiting for each other. */
+  hostsToStart(): Host[] {
+    return this.hosts.filter((host) => {
+      const kind = this.roles.get(host.name)?.kind
+      return kind === 'bootstrap' || (kind === 'member' && !this.state(host).active)
+    })
+  }
+
+  /** Members whose running etcd must pick up changed files: one at a time, so quorum holds. */
+  membersToRestart(): Host[] {
+    return this.hostsWhere('member').filter((host) => this.touched.has(host.name) && this.state(host).active)
+  }
+}
+
+// ── tasks ────────────────────────────────────────────────────────────────────────────────────────
+
+async function inspect(run: EtcdRun, t: TaskContext): Promise<void> {
+  run.states.set(t.host.name, await inspectMember(t))
+}
+
+/** Decides, from what the hosts said, which host bootstraps, which is a member already, which joins. */
+function assignRoles(run: EtcdRun): void {
+  checkSingleCA(run)
+  const ports = etcdPorts(run.ctx.config)
+  const withData = run.hosts.filter((host) => run.state(host).hasData)
+  const allHosts: Bootstrap = {
+    state: 'new',
+    initialCluster: run.hosts.map((host) => `${memberName(host)}=${peerUrl(host, ports)}`).join(','),
+  }
+  if (withData.length === 0) {
+    for (const host of run.hosts) run.roles.set(host.name, { kind: 'bootstrap', bootstrap: allHosts })
+    return
+  }
+  // A cluster bootstrapped as "new" whose other members never started: they still start as planned then.
+  const original = withData.map((host) => run.state(host).env).find((env) => env.state === 'new' && env.initialCluster)
+  for (const host of run.hosts) {
+    if (run.state(host).hasData) {
+      run.roles.set(host.name, { kind: 'member' })
+      continue
+    }
+    const planned = original?.initialCluster?.split(',').includes(`${memberName(host)}=${peerUrl(host, ports)}`)
+    run.roles.set(host.name, planned
+      ? { kind: 'bootstrap', bootstrap: { state: 'new', initialCluster: original!.initialCluster! } }
+      : { kind: 'join' })
+  }
+}
+
+function checkSingleCA(run: EtcdRun): void {
+  const byCA = new Map<string, string[]>()
+  for (const host of run.hosts) {
+    const sum = run.state(host).caSha256
+    if (sum) byCA.set(sum, [...(byCA.get(sum) ?? []), host.name])
+  }
+  if (byCA.size > 1) {
+    const groups = [...byCA.values()].map((names) => names.join(', ')).join(' | ')
+    throw new UserError(`the etcd hosts hold different CAs in ${certFiles.ca} (hosts sharing one: ${groups})`, {},
+      'An etcd cluster has one CA: copy ca.pem and ca-key.pem of the cluster to the other hosts, or reset those hosts')
+  }
+}
+
+/** Runs once, on the PKI source host: reads its certificates (if any) and issues what is missing. */
+async function preparePkiOnce(run: EtcdRun, t: TaskContext): Promise<void> {
+  assignRoles(run)
+  const existing = run.state(t.host).caSha256 ? await readPemFiles(t) : new Map<string, string>()
+  const controlPlanes = run.ctx.hostsWithRole('control-plane')
+  const pki = await preparePki(existing, wantedCerts(run.hosts, controlPlanes))
+  run.pki = pki.files
+  if (pki.createdCA) t.log('created a new etcd CA')
+  if (pki.issued.length) t.log(`issued ${pki.issued.filter((f) => !isPrivateKey(f)).join(', ')}`)
+  t.shared.set(ETCD_SHARED_KEY, clientInfo(run, controlPlanes))
+}
+
+function clientInfo(run: EtcdRun, controlPlanes: Host[]): EtcdClientInfo {
+  const pem = (path: string) => run.pki.get(path.slice(ETCD_CERT_DIR.length + 1))!
+  return {
+    endpoints: run.endpoints,
+    caFile: certFiles.ca,
+    caPem: pem(certFiles.ca),
+    clients: Object.fromEntries(controlPlanes.map((host) => [host.name, {
+      certFile: certFiles.node(host.name), keyFile: certFiles.nodeKey(host.name),
+      certPem: pem(certFiles.node(host.name)), keyPem: pem(certFiles.nodeKey(host.name)),
+    }])),
+  }
+}
+
+/** The whole certificate directory on every etcd host (KubeKey's layout); keys 0600 in a 0700 directory. */
+async function installCertificates(run: EtcdRun, t: TaskContext): Promise<void> {
+  await t.exec(sh`install -d -m 0700 ${ETCD_CERT_DIR}`)
+  let changed = false
+  for (const [name, content] of run.pki) {
+    const path = `${ETCD_CERT_DIR}/${name}`
+    const uploaded = isPrivateKey(name) ? await putPrivateFile(t, path, content) : await putFile(t, path, content, 0o644)
+    changed ||= uploaded
+  }
+  // An upload that finds the same bytes leaves the mode alone; keys made by someone else may be readable.
+  const loosened = await t.exec(sh`find ${ETCD_CERT_DIR} -maxdepth 1 -name '*-key.pem' ! -perm 0600 -exec chmod 0600 {} + -print`)
+  if (loosened.stdout.trim()) t.changed()
+  if (changed) run.touched.add(t.host.name)
+}
+
+async function installEtcdBinaries(run: EtcdRun, t: TaskContext): Promise<void> {
+  const { artifact } = t.artifact('etcd')
+  const top = `etcd-v${artifact.version}-linux-${artifact.arch}`
+  const changed = await installFromArchive(t, 'etcd', {
+    [`${top}/etcd`]: `${BIN_DIR}/etcd`,
+    [`${top}/etcdctl`]: `${BIN_DIR}/etcdctl`,
+  })
+  if (changed) run.touched.add(t.host.name)
+}
+
+/** etcd.env and etcd.service; for a member that ran before, its bootstrap settings are kept (etcd ignores them now). */
+async function writeMemberConfig(run: EtcdRun, t: TaskContext, bootstrap: Bootstrap): Promise<void> {
+  const env = renderEtcdEnv(t.config, t.host, memberNameOf(run, t.host), bootstrap, run.ctx.versions.etcd)
+  const envChanged = await putFile(t, ETCD_ENV_FILE, env, 0o644)
+  const unitChanged = await putFile(t, ETCD_UNIT_FILE, ETCD_UNIT)
+  if (unitChanged) await t.exec(raw('systemctl daemon-reload'))
+  const enabled = await t.exec(raw('systemctl is-enabled etcd'), { allowFailure: true })
+  if (enabled.stdout.trim() !== 'enabled') {
+    await t.exec(raw('systemctl enable etcd'))
+    t.changed()
+  }
+  if (envChanged || unitChanged) run.touched.add(t.host.name)
+}
+
+function memberNameOf(run: EtcdRun, host: Host): string {
+  const state = run.state(host)
+  return state.hasData && state.env.name ? state.env.name : memberName(host)
+}
+
+function bootstrapOf(run: EtcdRun, host: Host): Bootstrap {
+  const role = run.roles.get(host.name)!
+  if (role.kind === 'bootstrap') return role.bootstrap
+  const { env } = run.state(host)
+  if (env.state && env.initialCluster) return { state: env.state === 'new' ? 'new' : 'existing', initialCluster: env.initialCluster }
+  const ports = etcdPorts(run.ctx.config)
+  return { state: 'existing', initialCluster: run.hosts.map((h) => `${memberNameOf(run, h)}=${peerUrl(h, ports)}`).join(',') }
+}
+
+async function configureMember(run: EtcdRun, t: TaskContext): Promise<void> {
+  await writeMemberConfig(run, t, bootstrapOf(run, t.host))
+}
+
+/**
+ * Bootstrapping members start together without waiting: with Type=notify, `systemctl start` returns only
+ * once the member has quorum, which needs the others up too.
+ */
+async function startMember(run: EtcdRun, t: TaskContext): Promise<void> {
+  const state = run.state(t.host)
+  if (state.active && !run.touched.has(t.host.name)) return
+  await t.exec(raw(state.active ? 'systemctl restart --no-block etcd' : 'systemctl start --no-block etcd'))
+  t.changed()
+}
+
+/** A running member picks up new certificates, binaries or settings; the others keep quorum meanwhile. */
+async function restartMember(run: EtcdRun, t: TaskContext): Promise<void> {
+  await t.exec(raw('systemctl restart etcd'), { timeoutMs: START_TIMEOUT_MS })
+  t.changed()
+  await waitForLocalHealth(run, t)
+}
+
+/**
+ * A host added to a running cluster: announced with `member add` (unless an earlier run already did),
+ * then started with the current membership as its initial cluster.
+ */
+async function joinMember(run: EtcdRun, t: TaskContext): Promise<void> {
+  const ports = etcdPorts(run.ctx.config)
+  const ownPeer = peerUrl(t.host, ports)
+  const running = run.hosts.filter((host) => run.roles.get(host.name)?.kind !== 'join' || run.joined.has(host.name))
+  const endpoints = running.map((host) => clientUrl(host, ports))
+  let members = await listMembers(t, endpoints)
+  if (!members.some((m) => m.peerUrls.includes(ownPeer))) {
+    await t.exec(etcdctl(t.host, endpoints, ['member', 'add', memberName(t.host), `--peer-urls=${ownPeer}`]))
+    t.changed()
+    members = await listMembers(t, endpoints)
+  }
+  const initialCluster = members.map((m) => `${m.peerUrls.includes(ownPeer) ? memberName(t.host) : m.name}=${m.peerUrls[0]}`)
+  await writeMemberConfig(run, t, { state: 'existing', initialCluster: initialCluster.join(',') })
+  await t.exec(raw(run.state(t.host).active ? 'systemctl restart --no-block etcd' : 'systemctl start --no-block etcd'))
+  t.changed()
+  await waitForLocalHealth(run, t)
+  run.joined.add(t.host.name)
+}
+
+async function waitForLocalHealth(run: EtcdRun, t: TaskContext): Promise<void> {
+  const own = [clientUrl(t.host, etcdPorts(run.ctx.config))]
+  await waitUntil(async () => {
+    const health = await t.exec(etcdctl(t.host, own, ['endpoint', 'health']), { allowFailure: true })
+    return health.code === 0 ? undefined : `etcd on ${t.host.name} is not healthy: ${lastLine(health.stderr || health.stdout)}`
+  }, START_TIMEOUT_MS, 2000)
+}
+
+/** Every endpoint healthy over TLS, seen from this host, and exactly one member per etcd host. */
+async function checkClusterHealth(run: EtcdRun, t: TaskContext): Promise<void> {
+  await waitUntil(async () => {
+    const health = await t.exec(etcdctl(t.host, run.endpoints, ['endpoint', 'health']), { allowFailure: true })
+    if (health.code !== 0) return `etcd endpoints are not all healthy: ${lastLine(health.stderr || health.stdout)}`
+    const list = await t.exec(etcdctl(t.host, run.endpoints, ['member', 'list']), { allowFailure: true })
+    if (list.code !== 0) return `etcd member list failed: ${lastLine(list.stderr)}`
+    const count = parseMemberList(list.stdout).filter((member) => member.started).length
+    if (count !== run.hosts.length) return `etcd has ${count} started member(s), expected ${run.hosts.length} (one per etcd host)`
+    return undefined
+  }, START_TIMEOUT_MS, 2000)
+}
+
+/** KubeKey's backup schedule: a snapshot script, a oneshot service and a timer every backupPeriod minutes. */
+async function installBackupSchedule(_run: EtcdRun, t: TaskContext): Promise<void> {
+  const script = await putFile(t, backupScriptPath(t.config), renderBackupScript(t.config, t.host), 0o755)
+  const service = await putFile(t, BACKUP_SERVICE_FILE, renderBackupService(t.config))
+  const timer = await putFile(t, BACKUP_TIMER_FILE, renderBackupTimer(t.config))
+  if (script || service || timer) await t.exec(raw('systemctl daemon-reload'))
+  const enabled = await t.exec(raw('systemctl is-enabled backup-etcd.timer'), { allowFailure: true })
+  const active = await t.exec(raw('systemctl is-active backup-etcd.timer'), { allowFailure: true })
+  if (enabled.stdout.trim() !== 'enabled' || active.stdout.trim() !== 'active') {
+    await t.exec(raw('systemctl enable --now backup-etcd.timer'))
+    t.changed()
+  } else if (timer) {
+    await t.exec(raw('systemctl restart backup-etcd.timer'))
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? ''
+}
+
+// ── the module ───────────────────────────────────────────────────────────────────────────────────
+
+function etcdTasks(ctx: PlanContext): Task[] {
+  const run = new EtcdRun(ctx, ctx.hostsWithRole('etcd'))
+  const step = (fn: (run: EtcdRun, t: TaskContext) => Promise<void>) => (t: TaskContext) => fn(run, t)
+  return [
+    { name: 'inspect etcd hosts', run: step(inspect) },
+    { name: 'prepare certificates', hosts: () => [run.pkiSource()], run: step(preparePkiOnce) },
+    { name: 'install certificates', retries: 2, run: step(installCertificates) },
+    { name: 'install etcd binaries', retries: 2, run: step(installEtcdBinaries) },
+    { name: 'configure members', hosts: () => run.hosts.filter((h) => run.roles.get(h.name)?.kind !== 'join'), run: step(configureMember) },
+    { name: 'start members', hosts: () => run.hostsToStart(), run: step(startMember) },
+    { name: 'restart changed members', serial: true, hosts: () => run.membersToRestart(), run: step(restartMember) },
+    { name: 'join new members', serial: true, hosts: () => run.hostsWhere('join'), run: step(joinMember) },
+    { name: 'check cluster health', run: step(checkClusterHealth) },
+    { name: 'install backup schedule', run: step(installBackupSchedule) },
+  ]
+}
 
 /** A TLS etcd cluster on the etcd hosts, managed by kk-action (etcd.type kubekey). */
 export const etcd = defineModule({
@@ -12,4 +316,5 @@ export const etcd = defineModule({
       : 'etcd.type is external (the cluster uses etcd.external.endpoints)'
   },
   needs: () => ['etcd'],
+  tasks: etcdTasks,
 })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import type { ArtifactName } from '../artifacts/types.js'
@@ -23,6 +23,24 @@ export async function putFile(t: TaskContext, remotePath: string, content: strin
   await t.exec(sh`mkdir -p ${posix.dirname(remotePath)}`)
   const result = await t.upload(local, remotePath, { mode, sha256: digest })
   return result.changed
+}
+
+/**
+ * Like putFile, for secrets (private keys): mode 0600 by default, and the runner's copy lives only in a
+ * private temporary directory for the length of the upload.
+ */
+export async function putPrivateFile(t: TaskContext, remotePath: string, content: string, mode = 0o600): Promise<boolean> {
+  const digest = createHash('sha256').update(content).digest('hex')
+  const dir = mkdtempSync(join(tmpdir(), 'kk-action-secret-'))
+  try {
+    const local = join(dir, 'file')
+    writeFileSync(local, content, { mode: 0o600 })
+    await t.exec(sh`mkdir -p ${posix.dirname(remotePath)}`)
+    const result = await t.upload(local, remotePath, { mode, sha256: digest })
+    return result.changed
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** Installs a single-file artifact (kubeadm, runc, ...) at `remotePath`. */
