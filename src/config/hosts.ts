@@ -13,7 +13,8 @@ export function normalizeHosts(hosts: RawHost[], sharedBastion: RawBastion | und
 }
 
 function normalizeHost(raw: RawHost, index: number, sharedBastion: RawBastion | undefined, source: ConfigSource): Host {
-  const address = raw.address || raw.internalAddress
+  // A dual-stack internalAddress ("ipv4,ipv6") stands in for address by its first entry: SSH needs one address.
+  const address = raw.address || raw.internalAddress?.split(',')[0].trim()
   const internalAddress = raw.internalAddress || raw.address
   if (!address || !internalAddress) {
     throw source.error(['spec', 'hosts', index], 'has no address', { host: raw.name, hint: 'Set address (for SSH) and/or internalAddress (the node IP); each defaults to the other' })
@@ -22,7 +23,7 @@ function normalizeHost(raw: RawHost, index: number, sharedBastion: RawBastion | 
     name: raw.name,
     address,
     internalAddress,
-    port: raw.port ?? DEFAULT_SSH_PORT,
+    port: raw.port || DEFAULT_SSH_PORT,
     user: raw.user || DEFAULT_USER,
     arch: HOST_ARCHES[(raw.arch || 'amd64') as keyof typeof HOST_ARCHES] satisfies Arch,
     roles: [],
@@ -45,7 +46,7 @@ function credentials(raw: RawHost | RawBastion): Pick<Host, 'password' | 'privat
 }
 
 function normalizeBastion(raw: RawBastion): Bastion {
-  return { address: raw.address, port: raw.port ?? DEFAULT_SSH_PORT, user: raw.user || DEFAULT_USER, ...credentials(raw) }
+  return { address: raw.address, port: raw.port || DEFAULT_SSH_PORT, user: raw.user || DEFAULT_USER, ...credentials(raw) }
 }
 
 function rejectDuplicateNames(hosts: RawHost[], source: ConfigSource): void {

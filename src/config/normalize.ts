@@ -5,7 +5,7 @@ import { resolveRoleGroups } from './roles.js'
 import { normalizeComponentVersion } from './validators.js'
 import type { ConfigSource } from './source.js'
 
-/** KubeKey v3's defaults (cmd/kk/apis/kubekey/v1alpha2/default.go). */
+/** KubeKey v3's defaults (cmd/kk/apis/kubekey/v1alpha2/default.go); like KubeKey, a 0 or '' gets the default. */
 export const DEFAULTS = {
   kubernetesVersion: 'v1.23.17',
   containerManager: 'docker',
@@ -56,7 +56,7 @@ function controlPlaneEndpoint(spec: RawSpec): ClusterConfig['controlPlaneEndpoin
   const endpoint: ClusterConfig['controlPlaneEndpoint'] = {
     domain: raw.domain || DEFAULTS.lbDomain,
     address: raw.address ?? '',
-    port: raw.port ?? DEFAULTS.lbPort,
+    port: raw.port || DEFAULTS.lbPort,
   }
   if (raw.internalLoadbalancer) endpoint.internalLoadbalancer = raw.internalLoadbalancer as InternalLoadBalancer
   return endpoint
@@ -82,8 +82,8 @@ function kubernetes(spec: RawSpec): ClusterConfig['kubernetes'] {
     clusterName: clusterName || DEFAULTS.clusterName,
     dnsDomain: dnsDomain || DEFAULTS.dnsDomain,
     proxyMode: (proxyMode || DEFAULTS.proxyMode) as 'ipvs' | 'iptables',
-    maxPods: maxPods ?? DEFAULTS.maxPods,
-    podPidsLimit: podPidsLimit ?? DEFAULTS.podPidsLimit,
+    maxPods: maxPods || DEFAULTS.maxPods,
+    podPidsLimit: podPidsLimit || DEFAULTS.podPidsLimit,
     apiserverCertExtraSans: apiserverCertExtraSans ?? [],
     featureGates: featureGates ?? {},
     extra,
@@ -96,8 +96,8 @@ function etcd(spec: RawSpec): ClusterConfig['etcd'] {
     type: (type || DEFAULTS.etcdType) as EtcdType,
     dataDir: dataDir || DEFAULTS.etcdDataDir,
     backupDir: backupDir || DEFAULTS.etcdBackupDir,
-    backupPeriod: backupPeriod ?? DEFAULTS.etcdBackupPeriod,
-    keepBackupNumber: keepBackupNumber ?? DEFAULTS.etcdKeepBackupNumber,
+    backupPeriod: backupPeriod || DEFAULTS.etcdBackupPeriod,
+    keepBackupNumber: keepBackupNumber || DEFAULTS.etcdKeepBackupNumber,
     extra,
   }
   if (external) result.external = { ...external, endpoints: external.endpoints ?? [] }

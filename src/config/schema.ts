@@ -31,9 +31,16 @@ function checkedString(problem: (value: string) => string | undefined) {
   })
 }
 
+/** An optional checked string where '' means "not set", as Go's zero value does for KubeKey. */
+function optionalChecked(problem: (value: string) => string | undefined) {
+  return checkedString((value) => (value === '' ? undefined : problem(value))).optional()
+}
+
 const str = z.string()
 const int = z.number().int()
-const port = z.number().int().min(1).max(65535)
+/** 0 is Go's zero value: KubeKey reads it as "not set" and applies the default. */
+const port = z.number().int().min(0).max(65535)
+const count = z.number().int().min(0)
 const strings = z.array(z.string())
 const bool = z.boolean()
 const anyMap = z.record(z.string(), z.unknown())
@@ -44,8 +51,8 @@ const nodeName = checkedString((name) =>
     ? undefined
     : `"${name}" is not a valid Kubernetes node name: use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit (RFC 1123, at most 253 characters)`,
 )
-const arch = checkedString((value) => choiceProblem(value, Object.keys(HOST_ARCHES)))
-const cidr = checkedString(cidrProblem)
+const arch = optionalChecked((value) => choiceProblem(value, Object.keys(HOST_ARCHES)))
+const cidr = optionalChecked(cidrProblem)
 
 export const bastionSchema = z.strictObject({
   address: z.string().min(1),
@@ -65,7 +72,7 @@ const hostSchema = z.strictObject({
   password: str.optional(),
   privateKey: str.optional(),
   privateKeyPath: str.optional(),
-  arch: arch.optional(),
+  arch,
   timeout: int.optional(),
   labels: stringMap.optional(),
   bastion: bastionSchema.optional(),
@@ -80,7 +87,7 @@ const roleGroupsSchema = z.strictObject({
 })
 
 const controlPlaneEndpointSchema = z.strictObject({
-  internalLoadbalancer: checkedString((value) => (value === '' ? undefined : choiceProblem(value, LOAD_BALANCERS))).optional(),
+  internalLoadbalancer: optionalChecked((value) => choiceProblem(value, LOAD_BALANCERS)),
   domain: str.optional(),
   externalDNS: bool.optional(),
   address: str.optional(),
@@ -105,20 +112,20 @@ const enabled = z.strictObject({ enabled: bool.optional() })
 
 const kubernetesSchema = z.strictObject({
   type: str.optional(),
-  version: checkedString(kubernetesVersionProblem).optional(),
+  version: optionalChecked(kubernetesVersionProblem),
   clusterName: str.optional(),
   dnsDomain: str.optional(),
   disableKubeProxy: bool.optional(),
   masqueradeAll: bool.optional(),
-  maxPods: int.positive().optional(),
+  maxPods: count.optional(),
   podPidsLimit: int.optional(),
   nodeCidrMaskSize: int.optional(),
   nodeCidrMaskSizeIPv6: int.optional(),
   apiserverCertExtraSans: strings.optional(),
-  proxyMode: checkedString((value) => choiceProblem(value, ['ipvs', 'iptables'])).optional(),
+  proxyMode: optionalChecked((value) => choiceProblem(value, ['ipvs', 'iptables'])),
   autoRenewCerts: bool.optional(),
   nodelocaldns: bool.optional(),
-  containerManager: checkedString(containerManagerProblem).optional(),
+  containerManager: optionalChecked(containerManagerProblem),
   containerRuntimeEndpoint: str.optional(),
   nodeFeatureDiscovery: enabled.optional(),
   kata: enabled.optional(),
@@ -135,7 +142,7 @@ const kubernetesSchema = z.strictObject({
 })
 
 const etcdSchema = z.strictObject({
-  type: checkedString((value) => choiceProblem(value, ETCD_TYPES)).optional(),
+  type: optionalChecked((value) => choiceProblem(value, ETCD_TYPES)),
   external: z
     .strictObject({ endpoints: strings.optional(), caFile: str.optional(), certFile: str.optional(), keyFile: str.optional() })
     .optional(),
@@ -143,8 +150,8 @@ const etcdSchema = z.strictObject({
   peerPort: port.optional(),
   extraArgs: strings.optional(),
   backupDir: str.optional(),
-  backupPeriod: int.positive().optional(),
-  keepBackupNumber: int.positive().optional(),
+  backupPeriod: count.optional(),
+  keepBackupNumber: count.optional(),
   backupScript: str.optional(),
   dataDir: str.optional(),
   heartbeatInterval: int.optional(),
@@ -187,9 +194,9 @@ const kubeovnSchema = z.strictObject({
 })
 
 const networkSchema = z.strictObject({
-  plugin: checkedString(networkPluginProblem).optional(),
-  kubePodsCIDR: cidr.optional(),
-  kubeServiceCIDR: cidr.optional(),
+  plugin: optionalChecked(networkPluginProblem),
+  kubePodsCIDR: cidr,
+  kubeServiceCIDR: cidr,
   calico: calicoSchema.optional(),
   flannel: z.strictObject({ backendMode: str.optional(), directRouting: bool.optional() }).optional(),
   kubeovn: kubeovnSchema.optional(),

@@ -129,6 +129,31 @@ describe('KubeKey defaults', () => {
     expect(config.network.plugin).toBe('calico')
   })
 
+  it('reads empty strings and zeros as "not set", like KubeKey (Go zero values)', () => {
+    const text = clusterYaml(
+      '  hosts:',
+      '  - {name: node1, address: 10.0.0.1, port: 0, arch: "", user: ""}',
+      '  roleGroups:',
+      '    etcd: [node1]',
+      '    control-plane: [node1]',
+      '  controlPlaneEndpoint: {internalLoadbalancer: "", domain: "", port: 0}',
+      '  kubernetes: {version: "", containerManager: "", proxyMode: "", maxPods: 0, podPidsLimit: 0}',
+      '  etcd: {type: "", backupPeriod: 0, keepBackupNumber: 0}',
+      '  network: {plugin: "", kubePodsCIDR: "", kubeServiceCIDR: ""}',
+    )
+    const { config } = load(text)
+    expect(config.hosts[0]).toMatchObject({ port: 22, arch: 'amd64', user: 'root' })
+    expect(config.controlPlaneEndpoint).toEqual({ domain: 'lb.kubesphere.local', address: '', port: 6443 })
+    expect(config.kubernetes).toMatchObject({ version: 'v1.23.17', containerManager: 'docker', containerManagerDefaulted: true, proxyMode: 'ipvs', maxPods: 110, podPidsLimit: 10000 })
+    expect(config.etcd).toMatchObject({ type: 'kubekey', backupPeriod: 1440, keepBackupNumber: 5 })
+    expect(config.network).toMatchObject({ plugin: 'calico', kubePodsCIDR: '10.233.64.0/18', kubeServiceCIDR: '10.233.0.0/18' })
+  })
+
+  it('takes the IPv4 half of a dual-stack internalAddress as the SSH address', () => {
+    const text = clusterYaml('  hosts:', '  - {name: node1, internalAddress: "10.0.0.1,fd00::1"}', '  roleGroups:', '    etcd: [node1]', '    control-plane: [node1]')
+    expect(load(text).config.hosts[0]).toMatchObject({ address: '10.0.0.1', internalAddress: '10.0.0.1,fd00::1' })
+  })
+
   it('keeps controlPlaneEndpoint and load balancer settings', () => {
     const { config } = load(singleNode('  controlPlaneEndpoint:', '    internalLoadbalancer: haproxy', '    domain: api.example.internal', '    port: 8443'))
     expect(config.controlPlaneEndpoint).toEqual({ internalLoadbalancer: 'haproxy', domain: 'api.example.internal', address: '', port: 8443 })

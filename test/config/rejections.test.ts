@@ -141,6 +141,16 @@ describe('hosts', () => {
     expectRejected(text, { line: 9, column: 11, field: 'spec.hosts[0].port', host: 'node1', says: ['expected a number, got the string "2222"', 'Remove the quotes: 2222'] })
   })
 
+  it('rejects a port out of range', () => {
+    const text = clusterYaml('  hosts:', '  - {name: node1, address: 10.0.0.1, port: 70000}', '  roleGroups:', '    control-plane: [node1]')
+    expectRejected(text, { line: 7, column: 44, field: 'spec.hosts[0].port', host: 'node1', says: ['must be at most 65535, got number 70000'] })
+  })
+
+  it('rejects hosts written as a plain list of names', () => {
+    const text = clusterYaml('  hosts:', '  - node1', '  roleGroups:', '    control-plane: [node1]')
+    expectRejected(text, { line: 7, column: 5, field: 'spec.hosts[0]', says: ['expected a mapping (key: value), got the string "node1"'] })
+  })
+
   it('rejects an empty host list', () => {
     expectRejected(clusterYaml('  hosts: []', '  roleGroups:', '    control-plane: [node1]'), {
       line: 6,
