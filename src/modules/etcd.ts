@@ -149,16 +149,16 @@ function clientInfo(run: EtcdRun, controlPlanes: Host[]): EtcdClientInfo {
 /** The whole certificate directory on every etcd host (KubeKey's layout); keys 0600 in a 0700 directory. */
 async function installCertificates(run: EtcdRun, t: TaskContext): Promise<void> {
   await t.exec(sh`install -d -m 0700 ${ETCD_CERT_DIR}`)
-  let changed = false
+  // Only these are read by the host's own etcd: a change elsewhere (a new host's certificates) needs no restart.
+  const readByEtcd = new Set([certFiles.ca, certFiles.member(t.host.name), certFiles.memberKey(t.host.name)])
   for (const [name, content] of run.pki) {
     const path = `${ETCD_CERT_DIR}/${name}`
     const uploaded = isPrivateKey(name) ? await putPrivateFile(t, path, content) : await putFile(t, path, content, 0o644)
-    changed ||= uploaded
+    if (uploaded && readByEtcd.has(path)) run.touched.add(t.host.name)
   }
   // An upload that finds the same bytes leaves the mode alone; keys made by someone else may be readable.
   const loosened = await t.exec(sh`find ${ETCD_CERT_DIR} -maxdepth 1 -name '*-key.pem' ! -perm 0600 -exec chmod 0600 {} + -print`)
   if (loosened.stdout.trim()) t.changed()
-  if (changed) run.touched.add(t.host.name)
 }
 
 async function installEtcdBinaries(run: EtcdRun, t: TaskContext): Promise<void> {

@@ -1,0 +1,274 @@
+/**
+ * The etcd module for real: Debian's etcd 3.4 (from the local mirror) on systemd test nodes, over SSH
+ * with strict host keys and a sudo user. Every module but etcd is skipped by the plan; kubeadm-init is
+ * replaced by a probe of what etcd hands over in t.shared.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { builtinCatalog, withChecksumsFile } from '../../src/artifacts/catalog.js'
+import { artifactKey } from '../../src/artifacts/types.js'
+import type { ClusterConfig, Host, Role } from '../../src/config/types.js'
+import { PIPELINES } from '../../src/modules/index.js'
+import type { ModuleDefinition } from '../../src/modules/module.js'
+import { ConnectionPool } from '../../src/nodes/connect.js'
+import type { Connection } from '../../src/nodes/connection.js'
+import type { PipelineEvent } from '../../src/pipeline/events.js'
+import { runPipeline, type PipelineResult } from '../../src/pipeline/runner.js'
+import type { LocalArtifact } from '../../src/pipeline/types.js'
+import { buildPlan } from '../../src/plan/build.js'
+import { CREATE_MODULES } from '../../src/plan/types.js'
+import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
+import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { makeConfig } from '../plan/make-config.js'
+
+const ETCDCTL = '/usr/local/bin/etcdctl'
+const SSL = '/etc/ssl/etcd/ssl'
+
+/** A cluster of the test nodes, all control planes; `etcdHosts` carry the etcd role. */
+function nodesConfig(nodes: TestNodes, mirror: MirrorBuild, etcdHosts: string[]): ClusterConfig {
+  const config = makeConfig({ controlPlanes: nodes.nodes.length })
+  config.hosts = nodes.nodes.map((node): Host => {
+    const roles: Role[] = etcdHosts.includes(node.name) ? ['etcd', 'control-plane'] : ['control-plane']
+    return {
+      name: node.name, address: node.address, internalAddress: node.address, port: node.port,
+      user: nodes.users.nopass, privateKey: nodes.privateKey, arch: 'amd64', roles, labels: {},
+    }
+  })
+  config.roleGroups = { etcd: etcdHosts, 'control-plane': nodes.nodes.map((n) => n.name), worker: [] }
+  config.componentVersions = { etcd: mirror.componentVersions.etcd! }
+  config.etcd.backupPeriod = 30
+  config.etcd.keepBackupNumber = 2
+  return config
+}
+
+interface EtcdRunOutcome {
+  result: PipelineResult
+  bytesUploaded: number
+  events: PipelineEvent[]
+  /** What etcd left in t.shared for kubeadm-init, as the probe saw it. */
+  shared: unknown
+  ms: number
+}
+
+async function runEtcd(nodes: TestNodes, mirror: MirrorBuild, config: ClusterConfig): Promise<EtcdRunOutcome> {
+  const { catalog } = withChecksumsFile(builtinCatalog, mirror.checksumsFile)
+  const skipModules = CREATE_MODULES.filter((id) => id !== 'etcd' && id !== 'kubeadm-init')
+  const { plan } = await buildPlan(config, { catalog, skipModules })
+  const artifacts = new Map<string, LocalArtifact>(plan.artifacts.map((artifact) => {
+    const file = mirror.files.find((f) => f.name === artifact.name && f.version === artifact.version && f.arch === artifact.arch)
+    if (!file) throw new Error(`the mirror has no ${artifact.name} ${artifact.version}`)
+    return [artifactKey(artifact), { artifact, path: file.file }]
+  }))
+  const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: nodes.knownHostsPath })
+  let bytesUploaded = 0
+  const counting = (connection: Connection): Connection => ({
+    host: connection.host,
+    exec: (command, options) => connection.exec(command, options),
+    upload: async (local, remote, options) => {
+      const transfer = await connection.upload(local, remote, options)
+      bytesUploaded += transfer.bytes
+      return transfer
+    },
+    download: (remote, local, options) => connection.download(remote, local, options),
+    close: () => connection.close(),
+  })
+  let shared: unknown
+  const probe: ModuleDefinition = {
+    ...PIPELINES.create.find((m) => m.id === 'kubeadm-init')!,
+    tasks: () => [{ name: 'read what etcd shares', run: async (t) => { shared = t.shared.get('etcd') } }],
+  }
+  const events: PipelineEvent[] = []
+  const started = Date.now()
+  try {
+    const result = await runPipeline({
+      plan, config, artifacts, concurrency: 4,
+      modules: PIPELINES.create.map((m) => (m.id === 'kubeadm-init' ? probe : m)),
+      events: { emit: (event) => events.push(event) },
+      connect: async (host) => counting(await pool.get(host)),
+    })
+    return { result, bytesUploaded, events, shared, ms: Date.now() - started }
+  } finally {
+    await pool.closeAll()
+  }
+}
+
+/** Runs a command inside a node (outside SSH) and returns stdout; throws with stderr on failure. */
+async function onNode(nodes: TestNodes, name: string, args: string[]): Promise<string> {
+  const result = await nodes.exec(name, args)
+  if (result.code !== 0) throw new Error(`${args.join(' ')} on ${name} exited ${result.code}: ${result.stderr}`)
+  return result.stdout
+}
+
+/** etcdctl on a node with its admin certificate. */
+function etcdctlArgs(node: string, endpoints: string[], ...args: string[]): string[] {
+  return [ETCDCTL, `--endpoints=${endpoints.join(',')}`, `--cacert=${SSL}/ca.pem`,
+    `--cert=${SSL}/admin-${node}.pem`, `--key=${SSL}/admin-${node}-key.pem`, ...args]
+}
+
+/** sha256 of every file in the node's etcd certificate directory. */
+async function certDigests(nodes: TestNodes, name: string): Promise<string> {
+  return onNode(nodes, name, ['sh', '-c', `cd ${SSL} && sha256sum *.pem`])
+}
+
+/**
+ * The nodes' lower layer is this machine's /usr and /etc, where Debian's etcd-server package is
+ * installed and enabled (it supplies the mirror's binaries). A fresh Ubuntu/Debian target has no etcd:
+ * stop and disable that one so each node starts out like a clean machine.
+ */
+async function removeHostEtcd(nodes: TestNodes): Promise<void> {
+  await Promise.all(nodes.nodes.map((node) => nodes.exec(node.name, ['systemctl', 'disable', '--now', 'etcd'])))
+}
+
+const skipReason = await testNodesSkipReason()
+const ALL = ['node1', 'node2', 'node3']
+
+function endpointsOf(nodes: TestNodes, names = ALL): string[] {
+  return names.map((name) => `https://${nodes.node(name).address}:2379`)
+}
+
+async function mainPid(nodes: TestNodes, name: string): Promise<string> {
+  return (await onNode(nodes, name, ['systemctl', 'show', '-p', 'MainPID', '--value', 'etcd'])).trim()
+}
+
+describe.skipIf(skipReason)('etcd module: a new 3-member cluster on test nodes', () => {
+  let nodes: TestNodes
+  let mirror: MirrorBuild
+  let config: ClusterConfig
+  let first: EtcdRunOutcome
+
+  beforeAll(async () => {
+    mirror = await buildMirror()
+    nodes = await startTestNodes({ count: 3 })
+    await removeHostEtcd(nodes)
+    config = nodesConfig(nodes, mirror, ALL)
+    first = await runEtcd(nodes, mirror, config)
+    console.log(`etcd module, first run on 3 nodes: ${first.ms} ms, ${first.result.changed} changed task(s), ${first.bytesUploaded} bytes uploaded`)
+  }, 240_000)
+
+  afterAll(async () => {
+    await nodes?.stop()
+  })
+
+  it('forms a healthy 3-member TLS cluster, seen from every node', async () => {
+    expect(first.result.modules.find((m) => m.id === 'etcd')).toMatchObject({ status: 'ok' })
+    for (const name of ALL) {
+      const health = await nodes.exec(name, etcdctlArgs(name, endpointsOf(nodes), 'endpoint', 'health'))
+      expect(health.code, health.stderr).toBe(0)
+      expect((health.stdout + health.stderr).match(/is healthy/g)).toHaveLength(3)
+      const members = (await onNode(nodes, name, etcdctlArgs(name, endpointsOf(nodes, [name]), 'member', 'list'))).trim().split('\n')
+      expect(members).toHaveLength(3)
+      for (const other of ALL) {
+        expect(members).toContainEqual(expect.stringContaining(`, started, etcd-${other}, https://${nodes.node(other).address}:2380, https://${nodes.node(other).address}:2379`))
+      }
+    }
+  })
+
+  it('refuses a client without a certificate signed by the etcd CA', async () => {
+    const anonymous = await nodes.exec('node1', [ETCDCTL, `--endpoints=${endpointsOf(nodes, ['node2'])[0]}`, `--cacert=${SSL}/ca.pem`,
+      '--dial-timeout=3s', '--command-timeout=3s', 'endpoint', 'health'])
+    expect(anonymous.code).not.toBe(0)
+    expect(anonymous.stdout + anonymous.stderr).toMatch(/bad certificate|certificate required|unhealthy/)
+  })
+
+  it("issues member certificates with the host's names and addresses, signed by one CA; keys 0600", async () => {
+    const text = await onNode(nodes, 'node2', ['openssl', 'x509', '-in', `${SSL}/member-node2.pem`, '-noout', '-text'])
+    const san = text.slice(text.indexOf('Subject Alternative Name'))
+    for (const name of ['DNS:node2', 'DNS:localhost', `IP Address:${nodes.node('node2').address}`, 'IP Address:127.0.0.1']) {
+      expect(san).toContain(name)
+    }
+    expect(san).not.toContain(`IP Address:${nodes.node('node1').address}`)
+    expect(text).toMatch(/TLS Web Server Authentication, TLS Web Client Authentication|TLS Web Client Authentication, TLS Web Server Authentication/)
+    expect(await onNode(nodes, 'node2', ['openssl', 'verify', '-CAfile', `${SSL}/ca.pem`, `${SSL}/member-node2.pem`, `${SSL}/admin-node2.pem`, `${SSL}/node-node1.pem`]))
+      .toMatch(/member-node2.pem: OK[\s\S]*admin-node2.pem: OK[\s\S]*node-node1.pem: OK/)
+    const caSums = await Promise.all(ALL.map((name) => onNode(nodes, name, ['sha256sum', `${SSL}/ca.pem`])))
+    expect(new Set(caSums).size).toBe(1)
+    const modes = await onNode(nodes, 'node3', ['sh', '-c', `stat -c '%a %n' ${SSL} ${SSL}/*-key.pem`])
+    const lines = modes.trim().split('\n')
+    expect(lines[0]).toBe(`700 ${SSL}`)
+    expect(lines.slice(1)).toHaveLength(1 + 3 * 2 + 3) // ca-key, member+admin per etcd host, node per control plane
+    for (const line of lines.slice(1)) expect(line).toMatch(/^600 /)
+  })
+
+  it('hands kubeadm-init the endpoints, the CA and a client certificate per control plane', async () => {
+    const shared = first.shared as { endpoints: string[]; caFile: string; caPem: string; clients: Record<string, { certFile: string; certPem: string; keyPem: string }> }
+    expect(shared.endpoints).toEqual(endpointsOf(nodes))
+    expect(shared.caFile).toBe(`${SSL}/ca.pem`)
+    expect(shared.caPem).toBe(await onNode(nodes, 'node1', ['cat', `${SSL}/ca.pem`]))
+    expect(Object.keys(shared.clients)).toEqual(ALL)
+    expect(shared.clients.node3.certFile).toBe(`${SSL}/node-node3.pem`)
+    expect(shared.clients.node3.keyPem).toBe(await onNode(nodes, 'node1', ['cat', `${SSL}/node-node3-key.pem`]))
+  })
+
+  it('installs the backup timer every backupPeriod minutes; its service snapshots and keeps keepBackupNumber', async () => {
+    for (const name of ALL) {
+      expect((await onNode(nodes, name, ['systemctl', 'is-enabled', 'backup-etcd.timer'])).trim()).toBe('enabled')
+      expect((await onNode(nodes, name, ['systemctl', 'is-active', 'backup-etcd.timer'])).trim()).toBe('active')
+    }
+    expect(await onNode(nodes, 'node1', ['systemctl', 'cat', 'backup-etcd.timer'])).toContain('OnCalendar=*-*-* *:00/30:00')
+    for (let i = 0; i < 3; i++) {
+      await onNode(nodes, 'node1', ['systemctl', 'start', 'backup-etcd.service'])
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+    }
+    const snapshots = (await onNode(nodes, 'node1', ['sh', '-c', 'ls -d /var/backups/kube_etcd/etcd-*/snapshot.db'])).trim().split('\n')
+    expect(snapshots).toHaveLength(2)
+    const status = await onNode(nodes, 'node1', [ETCDCTL, 'snapshot', 'status', snapshots[1], '-w', 'simple'])
+    expect(status.split(',').length).toBeGreaterThanOrEqual(4)
+  })
+
+  it('changes nothing on a second run: zero changed tasks, zero bytes, the same CA, keys and running members', async () => {
+    const before = await Promise.all(ALL.map((name) => certDigests(nodes, name)))
+    const pids = await Promise.all(ALL.map((name) => mainPid(nodes, name)))
+    const second = await runEtcd(nodes, mirror, config)
+    console.log(`etcd module, rerun on 3 nodes: ${second.ms} ms, ${second.result.changed} changed, ${second.bytesUploaded} bytes uploaded`)
+    expect(second.result.changed).toBe(0)
+    expect(second.bytesUploaded).toBe(0)
+    expect(second.events.filter((e) => e.type === 'task-end' && e.status !== 'unchanged')).toEqual([])
+    expect(await Promise.all(ALL.map((name) => certDigests(nodes, name)))).toEqual(before)
+    expect(await Promise.all(ALL.map((name) => mainPid(nodes, name)))).toEqual(pids)
+  })
+})
+
+describe.skipIf(skipReason)('etcd module: a host added to a running cluster joins it', () => {
+  let nodes: TestNodes
+  let mirror: MirrorBuild
+
+  beforeAll(async () => {
+    mirror = await buildMirror()
+    nodes = await startTestNodes({ count: 3 })
+    await removeHostEtcd(nodes)
+  }, 120_000)
+
+  afterAll(async () => {
+    await nodes?.stop()
+  })
+
+  it('keeps the CA and the members, adds node3 with `member add`, and converges', async () => {
+    const two = await runEtcd(nodes, mirror, nodesConfig(nodes, mirror, ['node1', 'node2']))
+    expect(two.result.changed).toBeGreaterThan(0)
+    const members = await onNode(nodes, 'node1', etcdctlArgs('node1', endpointsOf(nodes, ['node1']), 'member', 'list'))
+    expect(members.trim().split('\n')).toHaveLength(2)
+    const caBefore = await onNode(nodes, 'node1', ['sha256sum', `${SSL}/ca.pem`])
+    const memberCertBefore = await onNode(nodes, 'node1', ['sha256sum', `${SSL}/member-node1.pem`])
+    const pids = await Promise.all(['node1', 'node2'].map((name) => mainPid(nodes, name)))
+
+    const three = nodesConfig(nodes, mirror, ALL)
+    const joined = await runEtcd(nodes, mirror, three)
+    console.log(`etcd module, node3 joining: ${joined.ms} ms`)
+    const joinTask = joined.events.filter((e) => e.type === 'task-end' && e.task === 'join new members')
+    expect(joinTask).toEqual([expect.objectContaining({ host: 'node3', status: 'changed' })])
+    for (const name of ALL) {
+      const list = (await onNode(nodes, name, etcdctlArgs(name, endpointsOf(nodes), 'member', 'list'))).trim().split('\n')
+      expect(list).toHaveLength(3)
+      expect(list.every((line) => line.includes(', started, '))).toBe(true)
+    }
+    expect(await onNode(nodes, 'node3', ['sha256sum', `${SSL}/ca.pem`])).toBe(caBefore)
+    expect(await onNode(nodes, 'node1', ['sha256sum', `${SSL}/ca.pem`])).toBe(caBefore)
+    expect(await onNode(nodes, 'node1', ['sha256sum', `${SSL}/member-node1.pem`])).toBe(memberCertBefore)
+    // node1 and node2 got node3's new certificates, which they do not read: no restart needed.
+    expect(await Promise.all(['node1', 'node2'].map((name) => mainPid(nodes, name)))).toEqual(pids)
+    expect(await onNode(nodes, 'node3', ['grep', '^ETCD_INITIAL_CLUSTER_STATE=', '/etc/etcd.env'])).toBe('ETCD_INITIAL_CLUSTER_STATE=existing\n')
+
+    const again = await runEtcd(nodes, mirror, three)
+    expect(again.result.changed).toBe(0)
+    expect(again.bytesUploaded).toBe(0)
+  })
+})
