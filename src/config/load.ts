@@ -12,7 +12,7 @@ import { normalizeSpec } from './normalize.js'
 import { checkCluster, controlPlaneEndpointNotices } from './checks.js'
 import { applyOverrides } from './overrides.js'
 import { findUnusedFields } from './unused.js'
-import { formatPath, type FieldPath } from './field-path.js'
+import { formatPath } from './field-path.js'
 
 export interface LoadOptions {
   overrides?: Overrides
