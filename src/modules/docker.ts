@@ -1,6 +1,61 @@
+import { raw, sh } from '../nodes/quote.js'
+import type { TaskContext } from '../pipeline/types.js'
+import { atLeast } from '../plan/version.js'
 import { defineModule, kubernetesNodes } from './module.js'
+import { renderCrictlConfig } from './runtime-containerd-config.js'
+import { dockerRegistrySettings, registryCredentials } from './runtime-registry.js'
+import { dataDirFromSpec, expectDaemonVersion } from './runtime-service.js'
+import { enableUnit, ensureServiceCurrent, installArchiveInto, putFile, putPrivateFile, requestRestart } from './steps.js'
 
-/** The static Docker Engine bundle (it carries its own containerd and runc). */
+const BIN = '/usr/local/bin'
+const DOCKER = `${BIN}/docker`
+const DAEMON_JSON = '/etc/docker/daemon.json'
+// The kubelet reads image pull credentials from config.json in its root directory (and hands them to the CRI).
+const KUBELET_DOCKER_CONFIG = '/var/lib/kubelet/config.json'
+
+// Upstream's units (moby contrib/init/systemd) with the static bundle's path. Without --containerd, dockerd
+// starts and supervises the bundle's own containerd. The start timeout is bounded instead of upstream's 0.
+const DOCKER_SERVICE = `[Unit]
+Description=Docker Application Container Engine
+Documentation=https://docs.docker.com
+After=network-online.target docker.socket firewalld.service time-set.target
+Wants=network-online.target
+Requires=docker.socket
+
+[Service]
+Type=notify
+ExecStart=${BIN}/dockerd -H fd://
+ExecReload=/bin/kill -s HUP $MAINPID
+TimeoutStartSec=300
+RestartSec=2
+Restart=always
+StartLimitBurst=3
+StartLimitInterval=60s
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+Delegate=yes
+KillMode=process
+OOMScoreAdjust=-500
+
+[Install]
+WantedBy=multi-user.target
+`
+
+const DOCKER_SOCKET = `[Unit]
+Description=Docker Socket for the API
+
+[Socket]
+ListenStream=/run/docker.sock
+SocketMode=0660
+SocketUser=root
+SocketGroup=docker
+
+[Install]
+WantedBy=sockets.target
+`
+
+/** The static Docker Engine bundle (it carries its own containerd and runc), the way KubeKey installs it. */
 export const docker = defineModule({
   id: 'docker',
   hosts: kubernetesNodes,
@@ -10,4 +65,81 @@ export const docker = defineModule({
     return `kubernetes.containerManager is ${manager}`
   },
   needs: () => ['docker', 'crictl'],
+  tasks: () => [
+    { name: 'install docker and crictl', retries: 2, timeoutMs: 10 * 60_000, run: installBinaries },
+    { name: 'configure docker', retries: 2, timeoutMs: 3 * 60_000, run: configure },
+    { name: 'start docker', retries: 2, timeoutMs: 6 * 60_000, run: start },
+    { name: 'verify docker', retries: 4, retryDelayMs: 3000, timeoutMs: 2 * 60_000, run: verify },
+  ],
 })
+
+async function installBinaries(t: TaskContext): Promise<void> {
+  if (await installArchiveInto(t, 'docker', BIN)) await requestRestart(t, 'docker')
+  await installArchiveInto(t, 'crictl', BIN)
+}
+
+async function configure(t: TaskContext): Promise<void> {
+  await ensureDockerGroup(t)
+  const daemonChanged = await putFile(t, DAEMON_JSON, renderDaemonJson(t))
+  const serviceChanged = await putFile(t, '/etc/systemd/system/docker.service', DOCKER_SERVICE)
+  const socketChanged = await putFile(t, '/etc/systemd/system/docker.socket', DOCKER_SOCKET)
+  if (serviceChanged || socketChanged) await t.exec(raw('systemctl daemon-reload'))
+  if (daemonChanged || serviceChanged || socketChanged) await requestRestart(t, 'docker')
+  await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(criEndpoint(t.config.kubernetes.version)))
+  await writeCredentials(t)
+}
+
+/** Kubernetes >= 1.24 reaches Docker through cri-dockerd; older ones through the kubelet's built-in dockershim. */
+function criEndpoint(kubernetesVersion: string): string {
+  return atLeast(kubernetesVersion, 'v1.24.0') ? 'unix:///run/cri-dockerd.sock' : 'unix:///var/run/dockershim.sock'
+}
+
+async function start(t: TaskContext): Promise<void> {
+  await enableUnit(t, 'docker.socket')
+  await enableUnit(t, 'docker.service')
+  await ensureServiceCurrent(t, 'docker', { changed: false, unitsChanged: false })
+}
+
+async function verify(t: TaskContext): Promise<void> {
+  const version = await t.exec(sh`${DOCKER} version --format ${'{{.Server.Version}}'}`, { timeoutMs: 30_000 })
+  expectDaemonVersion(t, 'dockerd', version.stdout.trim() || undefined, t.artifact('docker').artifact.version)
+  const driver = await t.exec(sh`${DOCKER} info --format ${'{{.CgroupDriver}}'}`, { timeoutMs: 30_000 })
+  if (driver.stdout.trim() !== 'systemd') {
+    throw new Error(`dockerd uses the ${driver.stdout.trim() || 'unknown'} cgroup driver, not systemd as the kubelet expects: check ${DAEMON_JSON}`)
+  }
+}
+
+/** The docker.socket unit hands the API socket to this group, as Docker's packages do. */
+async function ensureDockerGroup(t: TaskContext): Promise<void> {
+  const present = await t.exec(raw('getent group docker'), { allowFailure: true })
+  if (present.code === 0) return
+  await t.exec(raw('groupadd --system docker'))
+  t.changed()
+}
+
+function renderDaemonJson(t: TaskContext): string {
+  const { mirrors, insecure } = dockerRegistrySettings(t.config)
+  const dataRoot = dataDirFromSpec(t.config, 'dockerDataDir')
+  const daemon = {
+    'exec-opts': ['native.cgroupdriver=systemd'],
+    'log-driver': 'json-file',
+    'log-opts': { 'max-size': '5m', 'max-file': '3' },
+    ...(mirrors.length ? { 'registry-mirrors': mirrors } : {}),
+    ...(insecure.length ? { 'insecure-registries': insecure } : {}),
+    ...(dataRoot ? { 'data-root': dataRoot } : {}),
+  }
+  return `${JSON.stringify(daemon, null, 2)}\n`
+}
+
+/**
+ * The config's auths where the kubelet looks for pull credentials (its root directory), in the format
+ * `docker login` writes. Written whole, without contacting the registries (they may not be reachable yet),
+ * and never read back: its content must not reach the logs.
+ */
+async function writeCredentials(t: TaskContext): Promise<void> {
+  const credentials = registryCredentials(t.config)
+  if (credentials.length === 0) return
+  const auths = Object.fromEntries(credentials.map(({ host, username, password }) =>
+    [host, { auth: Buffer.from(`${username}:${password}`).toString('base64') }]))
+  await putPrivateFile(t, KUBELET_DOCKER_CONFIG, `${JSON.stringify({ auths }, null, 2)}\n`)
+}

@@ -97,3 +97,55 @@ export async function ensureService(t: TaskContext, unit: string, options: { res
     t.changed()
   }
 }
+
+/**
+ * Installs every member the catalog lists for an archive artifact into `dir`, each under its own basename
+ * (bin/ctr → <dir>/ctr). Returns whether any target changed.
+ */
+export async function installArchiveInto(t: TaskContext, name: ArtifactName, dir: string, mode = 0o755): Promise<boolean> {
+  const members = t.artifact(name).artifact.members ?? []
+  if (members.length === 0) throw new Error(`the catalog lists no members for the ${name} archive`)
+  const targets = Object.fromEntries(members.map((member) => [member, `${dir}/${posix.basename(member)}`]))
+  return installFromArchive(t, name, targets, mode)
+}
+
+/** Enables a unit unless it already is; returns whether that changed anything. */
+export async function enableUnit(t: TaskContext, unit: string): Promise<boolean> {
+  const enabled = await t.exec(sh`systemctl is-enabled ${unit}`, { allowFailure: true })
+  if (enabled.stdout.trim() === 'enabled') return false
+  await t.exec(sh`systemctl enable ${unit}`)
+  t.changed()
+  return true
+}
+
+/** Where pending restarts are remembered on a node, so a run that failed half-way still restarts next time. */
+export const RESTART_PENDING_DIR = '/var/lib/kk-action/restart-pending'
+
+/** Remembers on the node that `unit` must restart (its binary or config changed); ensureServiceCurrent does it. */
+export async function requestRestart(t: TaskContext, unit: string): Promise<void> {
+  await t.exec(sh`mkdir -p ${RESTART_PENDING_DIR} && touch ${`${RESTART_PENDING_DIR}/${unit}`}`)
+}
+
+/** Whether a restart of `unit` was requested and has not happened yet. */
+export async function restartPending(t: TaskContext, unit: string): Promise<boolean> {
+  return (await t.exec(sh`test -e ${`${RESTART_PENDING_DIR}/${unit}`}`, { allowFailure: true })).code === 0
+}
+
+export async function clearPendingRestart(t: TaskContext, unit: string): Promise<void> {
+  await t.exec(sh`rm -f ${`${RESTART_PENDING_DIR}/${unit}`}`)
+}
+
+/**
+ * Like ensureService, for daemons whose binaries or config a task may have just replaced: `changed` asks for
+ * a restart, which is remembered on the node until it succeeds; systemd is reloaded when units changed or
+ * when it reports a unit file newer than what it loaded (after an interrupted run).
+ */
+export async function ensureServiceCurrent(
+  t: TaskContext, unit: string, options: { changed: boolean; unitsChanged: boolean },
+): Promise<void> {
+  if (options.changed) await requestRestart(t, unit)
+  const pending = await restartPending(t, unit)
+  const reload = await t.exec(sh`systemctl show -p NeedDaemonReload --value ${unit}`, { allowFailure: true })
+  await ensureService(t, unit, { restart: pending, unitsChanged: options.unitsChanged || reload.stdout.trim() === 'yes' })
+  if (pending) await clearPendingRestart(t, unit)
+}

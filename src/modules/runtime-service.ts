@@ -1,0 +1,33 @@
+/** Small pieces the container runtime modules share. */
+import type { ClusterConfig } from '../config/types.js'
+import { UserError } from '../errors.js'
+import type { TaskContext } from '../pipeline/types.js'
+
+/**
+ * KubeKey's `registry.containerdDataDir` / `registry.dockerDataDir`: where the runtime keeps images and
+ * containers. The config keeps them in `spec` as written; undefined when not set.
+ */
+export function dataDirFromSpec(config: ClusterConfig, field: 'containerdDataDir' | 'dockerDataDir'): string | undefined {
+  const registry = config.spec.registry as Record<string, unknown> | undefined
+  const value = registry?.[field]
+  if (value === undefined || value === '') return undefined
+  if (typeof value !== 'string' || !value.startsWith('/') || /[\0\n]/.test(value)) {
+    throw new UserError(`${JSON.stringify(value)} is not an absolute directory path`, { file: config.file, field: `spec.registry.${field}` })
+  }
+  return value.replace(/\/+$/, '') || '/'
+}
+
+/**
+ * The daemon that answered must be the release we installed: another one (a distribution package still
+ * running, an old binary not restarted) would make everything after this quietly use the wrong runtime.
+ */
+export function expectDaemonVersion(t: TaskContext, daemon: string, answered: string | undefined, installed: string): void {
+  const want = installed.replace(/^v/, '')
+  const got = answered?.replace(/^v/, '')
+  if (got !== undefined && (got === want || got.startsWith(`${want}+`) || got.startsWith(`${want}~`) || got.startsWith(`${want}-`))) {
+    t.log(`${daemon} ${answered} answers`)
+    return
+  }
+  throw new Error(`${daemon} answers as version ${answered ?? '(none)'}, but kk-action installed ${installed}: ` +
+    `another ${daemon} is running (a distribution package?) or the new binary was not started`)
+}
