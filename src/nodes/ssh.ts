@@ -257,7 +257,7 @@ export class SshConnection implements Connection {
         channelRef?.close()
         finish(new UserError(`command timed out after ${Math.round(timeoutMs / 1000)} s: ${label}`, { host: this.host }))
       }, timeoutMs)
-      client.exec(text, (error, channel) => {
+      openExecChannel(client, text, (error, channel) => {
         if (error) return fail(new Error(`cannot open a channel: ${error.message}`))
         channelRef = channel
         if (settled) return channel.close()
@@ -392,6 +392,21 @@ export class SshConnection implements Connection {
       }, 2_000).unref()
     })
   }
+}
+
+/**
+ * sshd frees a session slot only some time after the channel closed (once it reaped the child), so a
+ * new channel can be refused right after an old one closed although fewer than MaxSessions are open.
+ * Such refusals are retried briefly.
+ */
+function openExecChannel(client: Client, text: string, callback: (error: Error | undefined, channel: ClientChannel) => void, attempt = 0): void {
+  client.exec(text, (error, channel) => {
+    if (error && attempt < 12 && /open failed|Channel open failure/i.test(error.message)) {
+      setTimeout(() => openExecChannel(client, text, callback, attempt + 1), 10 * 2 ** Math.min(attempt, 6))
+      return
+    }
+    callback(error, channel)
+  })
 }
 
 async function streamFile(localPath: string, channel: ClientChannel): Promise<void> {

@@ -34,6 +34,8 @@ export interface TestNode {
   /** The node's copy-on-write upper directories: upperDir/etc, upperDir/var, ... */
   upperDir: string
   netns: string
+  /** The host end of the node's veth (shape traffic to the node with `tc` on it). */
+  hostInterface: string
 }
 
 export interface TestNodeUsers {
@@ -67,6 +69,8 @@ export interface TestNodes {
   restart(name: string): Promise<void>
   /** Give the node a new ed25519 host key (known_hosts is not updated); returns the new public key line. */
   regenerateHostKey(name: string): Promise<string>
+  /** The node's current host key as `type base64`. */
+  hostPublicKey(name: string): Promise<string>
   stop(): Promise<void>
 }
 
@@ -127,8 +131,8 @@ export async function startTestNodes(options: StartOptions = {}): Promise<TestNo
     const hostKeys: string[] = []
     for (const [i, name] of names.entries()) {
       const dir = join(workDir, name)
-      const node: TestNode = { name, address: addresses[i], port: 22, pid: 0, upperDir: join(dir, 'upper'), netns: `${prefix}-${name}` }
-      await createNodeNetwork(node, `${prefix}v${i}`, net)
+      const node: TestNode = { name, address: addresses[i], port: 22, pid: 0, upperDir: join(dir, 'upper'), netns: `${prefix}-${name}`, hostInterface: `${prefix}v${i}` }
+      await createNodeNetwork(node, node.hostInterface, net)
       cleanup.netns.push(node.netns)
       hostKeys.push(await prepareUpper(node, dir, { login: login.publicKey, passwordHash, hostsLines, hierarchies }))
       nodes.push(node)
@@ -188,12 +192,18 @@ function handle(parts: HandleParts): TestNodes {
     },
     async regenerateHostKey(name) {
       const n = node(name)
-      const keyFile = join(n.upperDir, 'etc/ssh/ssh_host_ed25519_key')
-      await rm(keyFile, { force: true })
-      await rm(`${keyFile}.pub`, { force: true })
-      const key = await generateKey(keyFile, `root@${name}`)
-      // sshd reads host keys per connection (it re-executes itself), so no restart is needed.
-      return key.publicKey
+      // Inside the node: writing to a mounted overlay's upper dir from outside is undefined behaviour.
+      const make = await execInNode(n, ['sh', '-c', `rm -f /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub && ssh-keygen -q -t ed25519 -N '' -C root@${name} -f /etc/ssh/ssh_host_ed25519_key`])
+      if (make.code !== 0) throw new Error(`cannot make a new host key on ${name}: ${make.stderr}`)
+      // sshd loads its host keys at start only.
+      if (init === 'systemd') await execInNode(n, ['systemctl', 'restart', 'ssh'])
+      else await this.restart(name)
+      await waitForSsh(n, Date.now() + 30_000)
+      return this.hostPublicKey(name)
+    },
+    async hostPublicKey(name) {
+      const { stdout } = await execInNode(node(name), ['cat', '/etc/ssh/ssh_host_ed25519_key.pub'])
+      return stdout.trim().split(' ').slice(0, 2).join(' ')
     },
     stop: () => cleanup.run(),
   }
@@ -459,6 +469,7 @@ function execInNode(node: TestNode, args: string[], input?: string): Promise<{ c
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    child.stdin.on('error', () => undefined)
     child.stdin.end(input ?? '')
   })
 }
