@@ -1,5 +1,7 @@
+import { mkdir } from 'node:fs/promises'
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import { dirname } from 'node:path'
 import { PassThrough } from 'node:stream'
 import type { Logger } from '../log.js'
 import { ChecksumMismatchError, writeVerified } from './verified-file.js'
@@ -89,6 +91,7 @@ function asDownloadFailure(error: unknown): DownloadFailure {
 }
 
 async function downloadOnce(request: DownloadRequest, tuning: DownloadTuning, log: Logger): Promise<number> {
+  await mkdir(dirname(request.target), { recursive: true })
   const watchdog = new StallWatchdog(tuning.stallTimeoutMs)
   try {
     const response = await getFollowingRedirects(request.url, tuning.maxRedirects, watchdog)

@@ -37,10 +37,10 @@ export function temporaryPathFor(target: string): string {
 /**
  * Streams `source` into a temporary file next to `target` while hashing it, and renames it onto
  * `target` only when the sum matches: `target` never holds a wrong or partial file.
- * `from` names the source in the mismatch error (a URL or a path).
+ * `from` names the source in the mismatch error (a URL or a path). The target's directory must
+ * exist: an await between making `source` and piping it would let its errors go unheard.
  */
 export async function writeVerified(source: NodeJS.ReadableStream, target: string, expectedSha256: string, from: string): Promise<number> {
-  await mkdir(dirname(target), { recursive: true })
   const temporary = temporaryPathFor(target)
   const counter = new HashingCounter()
   try {
@@ -55,7 +55,8 @@ export async function writeVerified(source: NodeJS.ReadableStream, target: strin
 }
 
 /** Copies a local file onto `target` through `writeVerified`. */
-export function copyVerified(sourceFile: string, target: string, expectedSha256: string): Promise<number> {
+export async function copyVerified(sourceFile: string, target: string, expectedSha256: string): Promise<number> {
+  await mkdir(dirname(target), { recursive: true })
   return writeVerified(createReadStream(sourceFile), target, expectedSha256, sourceFile)
 }
 
