@@ -99,7 +99,7 @@ export class LogsWriter implements EventSink {
 
   private taskEnded(event: Event<'task-end'>): void {
     this.flushUnfinished(pendingKey(event))
-    const error = event.error ? `: ${event.error}` : ''
+    const error = event.error ? `: ${event.error.replace(/\n/g, '\n    ')}` : ''
     this.hostLine(event, `task "${event.task}" ${event.status} after ${seconds(event.durationMs)}${error}`)
   }
 
