@@ -1,4 +1,4 @@
-import { isMap, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml'
+import { isMap, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml'
 import { errorAt } from './source.js'
 
 export const CLUSTER_API_VERSION = 'kubekey.kubesphere.io/v1alpha2'
@@ -23,10 +23,13 @@ interface DocumentSummary {
 /** Parses every YAML document of the file and returns the one `kind: Cluster` document. */
 export function selectClusterDocument(text: string, file: string): ClusterDocument {
   const lineCounter = new LineCounter()
-  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false })
-  for (const document of documents) throwOnSyntaxError(document, lineCounter, file)
+  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, logLevel: 'error', merge: true })
+  for (const document of documents) {
+    throwOnSyntaxError(document, lineCounter, file)
+    throwOnUnresolvedAlias(document, lineCounter, file)
+  }
 
-  const summaries = documents.flatMap((document, index) => summarize(document, index + 1, lineCounter))
+  const summaries = documents.flatMap((document, index) => summarize(document, index + 1, lineCounter, file))
   if (summaries.length === 0) {
     throw errorAt(file, undefined, undefined, 'the file is empty', { hint: `Write a KubeKey config: apiVersion: ${CLUSTER_API_VERSION}, kind: ${CLUSTER_KIND}` })
   }
@@ -58,12 +61,34 @@ function throwOnSyntaxError(document: Document.Parsed, lineCounter: LineCounter,
   throw errorAt(file, { line, column: col }, undefined, `invalid YAML: ${first.message}`, { hint })
 }
 
+function throwOnUnresolvedAlias(document: Document.Parsed, lineCounter: LineCounter, file: string): void {
+  visit(document, {
+    Alias(_, alias) {
+      if (alias.resolve(document)) return
+      const { line, col } = lineCounter.linePos(alias.range?.[0] ?? 0)
+      throw errorAt(file, { line, column: col }, undefined, `invalid YAML: alias *${alias.source} has no anchor &${alias.source} before it`, {
+        hint: 'Define the anchor first, or write the value',
+      })
+    },
+  })
+}
+
+/** The document as plain data; YAML's own limits (e.g. on alias expansion) become a UserError. */
+export function documentData(document: Document.Parsed, lineCounter: LineCounter, file: string): unknown {
+  try {
+    return document.toJS()
+  } catch (error) {
+    const { line, col } = lineCounter.linePos(document.contents?.range?.[0] ?? 0)
+    throw errorAt(file, { line, column: col }, undefined, `invalid YAML: ${(error as Error).message}`, { hint: 'Write the values without so many aliases' })
+  }
+}
+
 /** Empty documents (a stray `---`) are left out. */
-function summarize(document: Document.Parsed, number: number, lineCounter: LineCounter): DocumentSummary[] {
+function summarize(document: Document.Parsed, number: number, lineCounter: LineCounter, file: string): DocumentSummary[] {
   const contents = document.contents as Node | null
-  if (!contents || (!isMap(contents) && isEmptyScalar(document))) return []
+  const data = documentData(document, lineCounter, file)
+  if (!contents || (!isMap(contents) && (data === null || data === undefined))) return []
   const { line, col } = lineCounter.linePos(contents.range?.[0] ?? 0)
-  const data: unknown = document.toJS()
   const fields = isRecord(data) ? data : {}
   return [{ document, number, line, column: col, kind: fields.kind, apiVersion: fields.apiVersion }]
 }
@@ -74,11 +99,6 @@ function noClusterDocument(summaries: DocumentSummary[], file: string) {
   return errorAt(file, first, 'kind', `no kind: ${CLUSTER_KIND} document in the file (${found})`, {
     hint: `kk-action reads a KubeKey config with apiVersion: ${CLUSTER_API_VERSION} and kind: ${CLUSTER_KIND}`,
   })
-}
-
-function isEmptyScalar(document: Document.Parsed): boolean {
-  const value: unknown = document.toJS()
-  return value === null || value === undefined
 }
 
 function describe(kind: unknown): string {

@@ -45,7 +45,7 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): { problem: stri
 
 function tooSmall(issue: z.core.$ZodIssueTooSmall): string {
   if (issue.origin === 'string') return 'must not be empty'
-  if (issue.origin === 'array') return issue.message.startsWith('Too small') ? `needs at least ${issue.minimum} item(s)` : issue.message
+  if (issue.origin === 'array') return issue.message
   return `must be ${issue.inclusive ? 'at least' : 'greater than'} ${issue.minimum}`
 }
 

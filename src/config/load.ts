@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { UserError } from '../errors.js'
 import type { ClusterConfig, LoadResult, Overrides } from './types.js'
 import { clusterDocumentSchema, type RawClusterDocument } from './schema.js'
-import { isRecord, selectClusterDocument } from './documents.js'
+import { documentData, isRecord, selectClusterDocument } from './documents.js'
 import { substituteEnv, type SubstitutionProblem } from './env.js'
 import { PositionIndex } from './position-index.js'
 import { ConfigSource } from './source.js'
@@ -35,7 +35,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const source = new ConfigSource(file, new PositionIndex(document.contents, lineCounter))
   if (substitution.problems.length > 0) throw substitutionError(substitution.problems[0], source)
 
-  const parsed = validateDocument(dropNulls(document.toJS()), source, notices)
+  const parsed = validateDocument(dropNulls(documentData(document, lineCounter, file)), source, notices)
   const config = normalizeSpec(parsed.spec, parsed.metadata?.name || DEFAULT_CLUSTER_NAME, source)
   checkCluster(config, source)
   notices.push(...applyOverrides(config, options.overrides ?? {}))

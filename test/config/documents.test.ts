@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/index.js'
 import { isUserError } from '../../src/errors.js'
-import { expectNoStack, expectRejected, FILE, load, loadError, singleNode } from './helpers.js'
+import { clusterYaml, expectNoStack, expectRejected, FILE, load, loadError, singleNode } from './helpers.js'
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/configs')
 
@@ -68,6 +68,15 @@ describe('rejected files', () => {
 
   it('rejects a syntax error in an ignored document too', () => {
     expectRejected(`${singleNode()}---\nkind: Other\n\tbad: 1\n`, { line: 14, column: 1, says: ['Tabs are not allowed'] })
+  })
+
+  it('rejects an alias without an anchor, at the alias', () => {
+    expectRejected(singleNode('  kubernetes: *defaults'), { line: 12, column: 15, says: ['invalid YAML: alias *defaults has no anchor &defaults before it'] })
+  })
+
+  it('rejects alias expansion beyond YAML\'s limit instead of exhausting memory', () => {
+    const bomb = ['x0: &a0 [1, 2]', ...Array.from({ length: 4 }, (_, i) => `x${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n')
+    expectRejected(`${bomb}\n${singleNode()}`, { line: 1, column: 1, says: ['invalid YAML: Excessive alias count'] })
   })
 
   it('says when the file does not exist', () => {
@@ -145,6 +154,24 @@ describe('a config using every KubeKey v1alpha2 section', () => {
 
   it('registers passwords as secrets', () => {
     expect(result.secrets.sort()).toEqual(['Qcloud@123', 'registry-secret'])
+  })
+})
+
+describe('YAML anchors', () => {
+  it('resolves aliases and merge keys, as Go YAML does for KubeKey', () => {
+    const text = clusterYaml(
+      '  hosts:',
+      '  - &node {name: node1, address: 10.0.0.1, user: ubuntu, port: 2222}',
+      '  - {<<: *node, name: node2, address: 10.0.0.2}',
+      '  roleGroups:',
+      '    etcd: &first [node1]',
+      '    control-plane: *first',
+      '    worker: [node2]',
+    )
+    const { config, notices } = load(text)
+    expect(config.hosts[1]).toMatchObject({ name: 'node2', address: '10.0.0.2', user: 'ubuntu', port: 2222 })
+    expect(config.roleGroups['control-plane']).toEqual(['node1'])
+    expect(notices.join('\n')).not.toContain('unknown field')
   })
 })
 
