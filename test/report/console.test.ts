@@ -114,10 +114,12 @@ describe('cliConsoleSink', () => {
 
 /** What a terminal shows after the stream: applies "cursor up N lines" + "erase below". */
 function render(output: string): string[] {
+  const esc = String.fromCharCode(27)
+  const redraw = new RegExp(`^${esc}\\[(\\d+)F${esc}\\[0J$`)
   const screen: string[] = []
   let line = ''
-  for (const part of output.split(/(\u001b\[\d+F\u001b\[0J|\n)/)) {
-    const up = /^\u001b\[(\d+)F\u001b\[0J$/.exec(part)
+  for (const part of output.split(new RegExp(`(${esc}\\[\\d+F${esc}\\[0J|\\n)`))) {
+    const up = redraw.exec(part)
     if (up) screen.splice(screen.length - Number(up[1]))
     else if (part === '\n') { screen.push(line); line = '' }
     else line += part
