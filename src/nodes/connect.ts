@@ -28,6 +28,8 @@ export interface ConnectOptions {
   maxChannels?: number
   defaultTimeoutMs?: number
   uploadMethod?: 'exec' | 'sftp'
+  sftpChunkSize?: number
+  sftpConcurrency?: number
   log?: Log
 }
 
@@ -41,6 +43,8 @@ export function settingsFrom(options: ConnectOptions): SshSettings {
     maxChannels: options.maxChannels,
     defaultTimeoutMs: options.defaultTimeoutMs,
     uploadMethod: options.uploadMethod,
+    sftpChunkSize: options.sftpChunkSize,
+    sftpConcurrency: options.sftpConcurrency,
     log: options.log,
   }
 }

@@ -1,0 +1,59 @@
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { UserError } from '../../src/errors.js'
+import { LocalConnection } from '../../src/nodes/local.js'
+import { sh } from '../../src/nodes/quote.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'kk-local-'))
+const local = new LocalConnection('runner')
+
+describe('LocalConnection (the runner itself)', () => {
+  it('runs a command, streams lines and returns the exit code', async () => {
+    const lines: string[] = []
+    const result = await local.exec(sh`echo one; echo two >&2; printf three; exit 3`, { onLine: (s, l) => lines.push(`${s}:${l}`) })
+    expect(result).toEqual({ code: 3, stdout: 'one\nthree', stderr: 'two\n' })
+    expect(lines.sort()).toEqual(['stderr:two', 'stdout:one', 'stdout:three'])
+  })
+
+  it('feeds stdin and keeps hostile values as data', async () => {
+    const hostile = `$(touch ${dir}/pwned); 'q' "d"\nline`
+    expect((await local.exec(sh`printf '%s|' ${hostile}; cat`, { stdin: 'in' })).stdout).toBe(`${hostile}|in`)
+    expect(readdirSync(dir)).not.toContain('pwned')
+  })
+
+  it('kills a command at its timeout, with everything it started', async () => {
+    const started = Date.now()
+    const error = await local.exec(sh`sleep 30 & sleep 30`, { timeoutMs: 300 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UserError)
+    expect((error as Error).message).toMatch(/^host runner: command timed out/)
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+
+  it('installs atomically with mode, skips an identical file, and refuses a wrong checksum', async () => {
+    const source = join(dir, 'src.bin')
+    writeFileSync(source, 'payload\n')
+    const target = join(dir, 'deep/er/target.bin')
+    expect(await local.upload(source, target, { mode: 0o750 })).toEqual({ changed: true, bytes: 8 })
+    expect(statSync(target).mode & 0o777).toBe(0o750)
+    expect(await local.upload(source, target, { mode: 0o750 })).toEqual({ changed: false, bytes: 0 })
+    const wrong = await local.upload(source, join(dir, 'deep/other.bin'), { sha256: '0'.repeat(64) }).catch((e: unknown) => e)
+    expect((wrong as Error).message).toMatch(/^host runner: copy of .* failed: sha256 mismatch/)
+    expect(readdirSync(join(dir, 'deep'))).toEqual(['er'])
+  })
+
+  it('downloads with a 0600 mode and reports an unchanged file', async () => {
+    const source = join(dir, 'admin.conf')
+    writeFileSync(source, 'apiVersion: v1\n')
+    const target = join(dir, 'kubeconfig')
+    expect(await local.download(source, target)).toEqual({ changed: true, bytes: 15 })
+    expect(statSync(target).mode & 0o777).toBe(0o600)
+    expect(readFileSync(target, 'utf8')).toBe('apiVersion: v1\n')
+    expect(await local.download(source, target)).toEqual({ changed: false, bytes: 0 })
+  })
+
+  it('runs sudo commands as root (directly when the runner is root, through sudo -n otherwise)', async () => {
+    expect((await local.exec(sh`id -u`, { sudo: true })).stdout).toBe('0\n')
+  })
+})
