@@ -11,7 +11,7 @@ import {
 } from './etcd-config.js'
 import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
 import { defineModule } from './module.js'
-import { installFromArchive, putFile, putPrivateFile } from './steps.js'
+import { installFromArchive, putFile, putFiles } from './steps.js'
 
 /** What later modules (kubeadm-init) read from `t.shared` under ETCD_SHARED_KEY. */
 export interface EtcdClientInfo {
@@ -151,11 +151,9 @@ async function installCertificates(run: EtcdRun, t: TaskContext): Promise<void> 
   await t.exec(sh`install -d -m 0700 ${ETCD_CERT_DIR}`)
   // Only these are read by the host's own etcd: a change elsewhere (a new host's certificates) needs no restart.
   const readByEtcd = new Set([certFiles.ca, certFiles.member(t.host.name), certFiles.memberKey(t.host.name)])
-  for (const [name, content] of run.pki) {
-    const path = `${ETCD_CERT_DIR}/${name}`
-    const uploaded = isPrivateKey(name) ? await putPrivateFile(t, path, content) : await putFile(t, path, content, 0o644)
-    if (uploaded && readByEtcd.has(path)) run.touched.add(t.host.name)
-  }
+  const files = new Map([...run.pki].map(([name, content]) => [name, { content, mode: isPrivateKey(name) ? 0o600 : 0o644 }]))
+  const changed = await putFiles(t, ETCD_CERT_DIR, files)
+  if (changed.some((name) => readByEtcd.has(`${ETCD_CERT_DIR}/${name}`))) run.touched.add(t.host.name)
   // An upload that finds the same bytes leaves the mode alone; keys made by someone else may be readable.
   const loosened = await t.exec(sh`find ${ETCD_CERT_DIR} -maxdepth 1 -name '*-key.pem' ! -perm 0600 -exec chmod 0600 {} + -print`)
   if (loosened.stdout.trim()) t.changed()

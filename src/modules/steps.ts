@@ -43,6 +43,35 @@ export async function putPrivateFile(t: TaskContext, remotePath: string, content
   }
 }
 
+/** A file for putFiles: its content and mode (0600 files are treated as secrets). */
+export interface FileContent {
+  content: string
+  mode: number
+}
+
+/**
+ * Writes many files into one directory with one round trip to compare them all: only files whose sha256
+ * differs from the node's are sent (each atomically, as putFile). Returns the names that changed.
+ */
+export async function putFiles(t: TaskContext, dir: string, files: ReadonlyMap<string, FileContent>): Promise<string[]> {
+  const names = [...files.keys()]
+  const listed = await t.exec(sh`sh -c ${SHA256_OF_EACH} kk-sha256-each ${dir} ${names}`)
+  const remote = new Map(listed.stdout.split('\n').filter(Boolean).map((line) => {
+    const [sum, ...name] = line.split('  ')
+    return [name.join('  '), sum] as const
+  }))
+  const changed: string[] = []
+  for (const [name, file] of files) {
+    if (remote.get(name) === createHash('sha256').update(file.content).digest('hex')) continue
+    const put = file.mode === 0o600 ? putPrivateFile : putFile
+    if (await put(t, posix.join(dir, name), file.content, file.mode)) changed.push(name)
+  }
+  return changed
+}
+
+const SHA256_OF_EACH = `dir=$1; shift; mkdir -p -- "$dir" && cd -- "$dir" || exit 1
+for f in "$@"; do if [ -f "$f" ]; then sha256sum -- "$f"; fi; done`
+
 /** Installs a single-file artifact (kubeadm, runc, ...) at `remotePath`. */
 export async function installBinary(t: TaskContext, name: ArtifactName, remotePath: string): Promise<boolean> {
   const { path, artifact } = t.artifact(name)
@@ -106,7 +135,24 @@ export async function installArchiveInto(t: TaskContext, name: ArtifactName, dir
   const members = t.artifact(name).artifact.members ?? []
   if (members.length === 0) throw new Error(`the catalog lists no members for the ${name} archive`)
   const targets = Object.fromEntries(members.map((member) => [member, `${dir}/${posix.basename(member)}`]))
-  return installFromArchive(t, name, targets, mode)
+  return installFromArchiveOnce(t, name, targets, mode)
+}
+
+/**
+ * installFromArchive, skipped when the targets still hold exactly what the last install of this archive
+ * (same sha256, members and mode) put there: big bundles (docker's) then cost a checksum, not an unpack.
+ */
+export async function installFromArchiveOnce(
+  t: TaskContext, name: ArtifactName, members: Record<string, string>, mode = 0o755,
+): Promise<boolean> {
+  const { artifact } = t.artifact(name)
+  const id = createHash('sha256').update(JSON.stringify([artifact.sha256, members, mode])).digest('hex').slice(0, 16)
+  const stamp = `${NODE_ARTIFACT_DIR}/${artifact.name}/${artifact.version}/installed-${id}.sha256`
+  const intact = await t.exec(sh`sha256sum --check --status ${stamp}`, { allowFailure: true })
+  if (intact.code === 0) return false
+  const changed = await installFromArchive(t, name, members, mode)
+  await t.exec(sh`sha256sum -- ${Object.values(members)} > ${`${stamp}.tmp`} && mv -f ${`${stamp}.tmp`} ${stamp}`)
+  return changed
 }
 
 /** Enables a unit unless it already is; returns whether that changed anything. */
