@@ -57,13 +57,13 @@ export async function resolveArtifacts(artifacts: PlannedArtifact[], options: Re
 }
 
 /** What differs between resolving for a deploy and writing an offline bundle. */
-export interface Layout {
+interface Layout {
   targetFor(artifact: PlannedArtifact): string
   /** A verified file already at the target counts (as 'offline-dir': it is one). */
   reuseExisting: boolean
 }
 
-export async function resolveInto(artifacts: PlannedArtifact[], options: Omit<ResolveOptions, 'dest'> & { dest: string }, layout: Layout): Promise<ResolvedArtifact[]> {
+async function resolveInto(artifacts: PlannedArtifact[], options: ResolveOptions, layout: Layout): Promise<ResolvedArtifact[]> {
   const unique = uniqueArtifacts(artifacts)
   const tuning = { ...DEFAULT_DOWNLOAD_TUNING, ...options.tuning }
   const layers = {
@@ -83,6 +83,11 @@ export async function resolveInto(artifacts: PlannedArtifact[], options: Omit<Re
   if (failures.length > 0) throw combinedError(failures)
   const byKey = new Map(settled.flatMap((outcome) => (outcome.ok ? [[artifactKey(outcome.result.artifact), outcome.result] as const] : [])))
   return artifacts.map((artifact) => ({ ...byKey.get(artifactKey(artifact))!, artifact }))
+}
+
+/** The action's `cache-hit` output: every artifact came from the tool cache or the Actions cache. */
+export function allFromCache(results: ResolvedArtifact[]): boolean {
+  return results.length > 0 && results.every((result) => result.source === 'tool-cache' || result.source === 'actions-cache')
 }
 
 function uniqueArtifacts(artifacts: PlannedArtifact[]): Map<string, PlannedArtifact> {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { saveCache } from '@actions/cache'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { actionsCacheKey } from '../../src/artifacts/actions-cache.js'
-import { resolveArtifacts, type ResolveOptions, type ResolvedArtifact } from '../../src/artifacts/resolve.js'
+import { allFromCache, resolveArtifacts, type ResolveOptions, type ResolvedArtifact } from '../../src/artifacts/resolve.js'
 import { compressLongTimers } from '../support/fast-timers.js'
 import { sha256Hex, startMirror, type Mirror } from '../support/mirror.js'
 import { recordingLogger, type RecordingLogger } from '../support/recording-logger.js'
@@ -69,6 +69,7 @@ describe('the Actions cache layer with the real @actions/cache', () => {
   it('miss → download → save; a second run restores everything with zero mirror requests', async () => {
     const first = await run('job-1')
     expect(sources(first)).toEqual(['mirror'])
+    expect(allFromCache(first)).toBe(false)
     expect(service.cacheEntries.filter((entry) => entry.finalized).map((entry) => entry.key).sort())
       .toEqual(planned().map(actionsCacheKey).sort())
     expect(actionsCacheKey(planned()[0])).toMatch(/^kk-kubeadm-v1\.30\.1-amd64-[0-9a-f]{12}$/)
@@ -76,6 +77,7 @@ describe('the Actions cache layer with the real @actions/cache', () => {
     mirror.requests.length = 0
     const second = await run('job-2')
     expect(sources(second)).toEqual(['actions-cache'])
+    expect(allFromCache(second)).toBe(true)
     await expectVerified(second)
     expect(mirror.requests).toEqual([])
     expect(log.warnings()).toEqual([])
