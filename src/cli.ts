@@ -3,6 +3,11 @@ import { isUserError } from './errors.js'
 import { stderrLogger, type Logger } from './log.js'
 import { preparePlan, type PlanRequest } from './core.js'
 import { formatPlanTable } from './plan/format.js'
+import { deploy, defaultArtifactsDir } from './deploy.js'
+import { fetchBundle } from './artifacts/resolve.js'
+import { HOST_KEY_POLICIES, type HostKeyPolicy } from './nodes/hostkeys.js'
+import type { EventSink } from './pipeline/events.js'
+import { readFileSync } from 'node:fs'
 
 const USAGE = `usage:
   kk-action plan   -f cluster.yaml [--json] [--kubernetes-version v] [--container-manager m] [--network-plugin p]
@@ -31,6 +36,8 @@ const OPTIONS = {
   'ssh-private-key': { type: 'string' },
   concurrency: { type: 'string' },
   kubeconfig: { type: 'string' },
+  nodes: { type: 'string' },
+  'artifacts-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options']
 
@@ -61,8 +68,75 @@ async function planCommand(values: Values, logger: Logger): Promise<void> {
   process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlanTable(plan)}\n`)
 }
 
+async function fetchCommand(values: Values, logger: Logger): Promise<void> {
+  if (!values.dest) throw new UsageError('--dest DIR is required')
+  const { plan } = await preparePlan(planRequest(values, logger))
+  const resolved = await fetchBundle(plan.artifacts, values.dest, {
+    mirror: values.mirror, offlineDir: values['offline-dir'], useCache: false, log: logger,
+  })
+  const bytes = resolved.reduce((sum, r) => sum + r.bytes, 0)
+  logger.info(`${resolved.length} artifact(s), ${(bytes / 1048576).toFixed(1)} MiB in ${values.dest}: use it as offline-dir`)
+}
+
+function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}`)
+  return value as T
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const number = Number(value)
+  if (!Number.isInteger(number) || number < 1) throw new UsageError(`--${name} must be a whole number of 1 or more`)
+  return number
+}
+
+/** One plain line per finished task and module; the report issue replaces it with the live display. */
+function plainEvents(stream: NodeJS.WritableStream): EventSink {
+  return {
+    emit(event) {
+      if (event.type === 'task-end') {
+        stream.write(`${event.module} | ${event.host} | ${event.task}: ${event.status} (${(event.durationMs / 1000).toFixed(1)}s)\n`)
+      } else if (event.type === 'module-skip') {
+        stream.write(`${event.module}: skipped (${event.reason})\n`)
+      } else if (event.type === 'command' && process.env.KK_DEBUG === '1') {
+        stream.write(`debug: ${event.host}: exit ${event.exitCode} in ${event.durationMs}ms: ${event.command}\n`)
+      } else if (event.type === 'log' && event.level === 'warning') {
+        stream.write(`warning: ${event.host}: ${event.line}\n`)
+      }
+    },
+  }
+}
+
+function pipelineCommand(pipeline: 'create' | 'delete') {
+  return async (values: Values, logger: Logger): Promise<void> => {
+    const controller = new AbortController()
+    const cancel = (signal: NodeJS.Signals) => controller.abort(signal)
+    process.once('SIGINT', cancel).once('SIGTERM', cancel)
+    const { result } = await deploy({
+      ...planRequest(values, logger, pipeline),
+      nodes: choice('nodes', values.nodes, ['target', 'ephemeral'] as const, 'target'),
+      connect: {
+        hostKeyPolicy: choice<HostKeyPolicy>('host-key-policy', values['host-key-policy'], HOST_KEY_POLICIES, 'strict'),
+        knownHostsPath: values['known-hosts'],
+        privateKey: values['ssh-private-key'] ? readFileSync(values['ssh-private-key'], 'utf8') : undefined,
+      },
+      artifactsDir: values['artifacts-dir'] ?? defaultArtifactsDir(),
+      offlineDir: values['offline-dir'],
+      useCache: false,
+      concurrency: positive('concurrency', values.concurrency, 10),
+      events: plainEvents(process.stderr),
+      signal: controller.signal,
+    })
+    logger.info(`${pipeline === 'create' ? 'deploy' : 'delete'} finished: ${result.changed} change(s), ${result.uploadedBytes} byte(s) uploaded`)
+  }
+}
+
 const COMMANDS: Record<string, (values: Values, logger: Logger) => Promise<void>> = {
   plan: planCommand,
+  fetch: fetchCommand,
+  deploy: pipelineCommand('create'),
+  delete: pipelineCommand('delete'),
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
 import { loadConfig } from './config/load.js'
+import { asEphemeral } from './config/ephemeral.js'
 import type { LoadResult, Overrides } from './config/types.js'
 import { builtinCatalog, withChecksumsFile } from './artifacts/catalog.js'
 import { publishedSha256Reader } from './artifacts/published-sha256.js'
@@ -15,6 +16,8 @@ export interface PlanRequest {
   skipModules?: string[]
   until?: string
   env?: NodeJS.ProcessEnv
+  /** Plan for the runner itself as an all-in-one node (`nodes: ephemeral`). */
+  ephemeral?: boolean
   logger: Logger
 }
 
@@ -24,8 +27,10 @@ export interface PreparedPlan extends PlanResult {
 
 /** config → plan: the first two stages, shared by every command of the CLI and the action. */
 export async function preparePlan(request: PlanRequest): Promise<PreparedPlan> {
-  const loaded = loadConfig(request.configFile, { overrides: request.overrides, env: request.env ?? process.env })
-  for (const notice of loaded.notices) request.logger.notice(notice)
+  const file = loadConfig(request.configFile, { overrides: request.overrides, env: request.env ?? process.env })
+  for (const notice of file.notices) request.logger.notice(notice)
+  const loaded = request.ephemeral ? { ...file, config: asEphemeral(file.config) } : file
+  if (request.ephemeral) request.logger.info(`nodes: ephemeral: the runner (${loaded.config.hosts[0].name}) is the cluster's only node`)
   let catalog = builtinCatalog
   if (request.checksumsFile) {
     const merged = withChecksumsFile(catalog, request.checksumsFile)

@@ -12,6 +12,7 @@ export type PipelineEvent = { time: string } & (
   | { type: 'task-start'; module: ModuleId; task: string; host: string; attempt: number }
   | { type: 'task-end'; module: ModuleId; task: string; host: string; status: TaskStatus; durationMs: number; attempt: number; error?: string }
   | { type: 'command'; module: ModuleId; task: string; host: string; command: string; exitCode: number; durationMs: number }
+  | { type: 'upload'; module: ModuleId; task: string; host: string; path: string; bytes: number; changed: boolean; durationMs: number }
   | { type: 'output'; module: ModuleId; task: string; host: string; stream: OutputStream; line: string }
   | { type: 'log'; module: ModuleId; task: string; host: string; line: string; level?: 'warning' }
 )

@@ -29,6 +29,8 @@ export interface RunOptions {
 
 export interface PipelineResult {
   changed: number
+  /** Bytes sent to nodes by uploads (0 on a rerun that found everything in place). */
+  uploadedBytes: number
   modules: Array<{ id: ModuleId; status: 'ok' | 'skipped'; changed: number; durationMs: number }>
 }
 
@@ -37,11 +39,15 @@ const LAST_LINES = 20
 /** Runs the plan's modules in order; the plan alone decides what is skipped. */
 export async function runPipeline(options: RunOptions): Promise<PipelineResult> {
   const { plan, config, events } = options
-  const emit = (event: EventInput) => events.emit({ time: new Date().toISOString(), ...event } as never)
+  let uploadedBytes = 0
+  const emit = (event: EventInput) => {
+    if (event.type === 'upload') uploadedBytes += event.bytes
+    events.emit({ time: new Date().toISOString(), ...event } as never)
+  }
   const definitions = new Map((options.modules ?? PIPELINES[plan.pipeline]).map((m) => [m.id, m]))
   const ctx = buildPlanContext(config, plan)
   const shared = new Map<string, unknown>()
-  const result: PipelineResult = { changed: 0, modules: [] }
+  const result: PipelineResult = { changed: 0, uploadedBytes: 0, modules: [] }
 
   for (const planned of plan.modules) {
     if (options.signal?.aborted) throw new CancelledError(String(options.signal.reason ?? 'signal'))
@@ -65,6 +71,7 @@ export async function runPipeline(options: RunOptions): Promise<PipelineResult> 
     result.modules.push({ id: planned.id, status: 'ok', changed: run.changed, durationMs: Date.now() - started })
     result.changed += run.changed
   }
+  result.uploadedBytes = uploadedBytes
   return result
 }
 
@@ -176,7 +183,9 @@ class ModuleRun {
         return result
       },
       upload: async (localPath, remotePath, uploadOptions) => {
+        const started = Date.now()
         const transfer = await connection.upload(localPath, remotePath, { sudo: true, ...uploadOptions })
+        this.emit({ type: 'upload', module, task: task.name, host: host.name, path: remotePath, bytes: transfer.bytes, changed: transfer.changed, durationMs: Date.now() - started })
         if (transfer.changed) markChanged()
         return transfer
       },

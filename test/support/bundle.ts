@@ -37,8 +37,8 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
   })
 }
 
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; node?: string } = {}): Promise<ProcessResult> {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; node?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
   return run(options.node ?? process.execPath, [join(repoRoot, 'dist/cli/index.js'), ...args], {
-    cwd: options.cwd, env: { ...process.env, ...options.env },
+    cwd: options.cwd, env: { ...process.env, ...options.env }, timeoutMs: options.timeoutMs,
   })
 }
