@@ -1,0 +1,133 @@
+/** The etcd module's pure parts: certificate reuse and reissue, rendered files, parsing, the encrypted PEM read. */
+import { execFileSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import type { Host } from '../../src/config/types.js'
+import { preparePki, wantedCerts, type PemFiles } from '../../src/modules/etcd-certs.js'
+import { onCalendar, renderBackupScript, renderEtcdEnv } from '../../src/modules/etcd-config.js'
+import { decryptOpensslEnc, parseMemberList } from '../../src/modules/etcd-remote.js'
+import { makeConfig } from '../plan/make-config.js'
+
+const config = makeConfig({ controlPlanes: 3 })
+const [node1, node2, node3] = config.hosts
+
+function sans(pem: string): string {
+  return new X509Certificate(pem).subjectAltName ?? ''
+}
+
+describe('etcd PKI', () => {
+  it('creates a CA and member, admin and node certificates with each host\'s own names', async () => {
+    const pki = await preparePki(new Map(), wantedCerts([node1, node2], [node1, node2, node3]))
+    expect(pki.createdCA).toBe(true)
+    expect([...pki.files.keys()].sort()).toEqual([
+      'admin-node1-key.pem', 'admin-node1.pem', 'admin-node2-key.pem', 'admin-node2.pem', 'ca-key.pem', 'ca.pem',
+      'member-node1-key.pem', 'member-node1.pem', 'member-node2-key.pem', 'member-node2.pem',
+      'node-node1-key.pem', 'node-node1.pem', 'node-node2-key.pem', 'node-node2.pem', 'node-node3-key.pem', 'node-node3.pem',
+    ])
+    const member2 = sans(pki.files.get('member-node2.pem')!)
+    expect(member2).toContain('DNS:node2')
+    expect(member2).toContain('DNS:localhost')
+    expect(member2).toContain('IP Address:10.0.0.2')
+    expect(member2).toContain('IP Address:127.0.0.1')
+    expect(member2).not.toContain('10.0.0.1')
+    const member = new X509Certificate(pki.files.get('member-node2.pem')!)
+    expect(member.checkIssued(new X509Certificate(pki.files.get('ca.pem')!))).toBe(true)
+    expect(member.keyUsage).toEqual(expect.arrayContaining(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']))
+    expect(new X509Certificate(pki.files.get('admin-node1.pem')!).keyUsage).toEqual(['1.3.6.1.5.5.7.3.2'])
+  })
+
+  it('reuses everything that is still right: same CA, no certificate issued', async () => {
+    const wanted = wantedCerts([node1, node2], [node1])
+    const first = await preparePki(new Map(), wanted)
+    const second = await preparePki(first.files, wanted)
+    expect(second.issued).toEqual([])
+    expect(second.createdCA).toBe(false)
+    expect(second.files).toEqual(first.files)
+  })
+
+  it('issues only what is missing or wrong: a new host, a changed address, a key that does not match', async () => {
+    const first = await preparePki(new Map(), wantedCerts([node1, node2], [node1]))
+    const existing: PemFiles = new Map(first.files)
+    existing.set('admin-node1-key.pem', first.files.get('admin-node2-key.pem')!)
+    const moved: Host = { ...node2, internalAddress: '10.0.9.2', address: '10.0.9.2' }
+    const second = await preparePki(existing, wantedCerts([node1, moved, node3], [node1]))
+    expect(second.issued.sort()).toEqual([
+      'admin-node1-key.pem', 'admin-node1.pem', 'admin-node2-key.pem', 'admin-node2.pem', 'admin-node3-key.pem', 'admin-node3.pem',
+      'member-node2-key.pem', 'member-node2.pem', 'member-node3-key.pem', 'member-node3.pem',
+    ])
+    expect(second.files.get('ca.pem')).toBe(first.files.get('ca.pem'))
+    expect(second.files.get('member-node1.pem')).toBe(first.files.get('member-node1.pem'))
+    expect(sans(second.files.get('member-node2.pem')!)).toContain('IP Address:10.0.9.2')
+  })
+
+  it('never replaces a CA it cannot use: a CA without its key is an error, not a new CA', async () => {
+    const first = await preparePki(new Map(), wantedCerts([node1], [node1]))
+    const withoutKey = new Map(first.files)
+    withoutKey.delete('ca-key.pem')
+    await expect(preparePki(withoutKey, wantedCerts([node1], [node1]))).rejects.toThrow(/has ca.pem but not ca-key.pem/)
+  })
+})
+
+describe('etcd files', () => {
+  it('renders etcd.env with the member\'s addresses, bootstrap settings and TLS files', () => {
+    const env = renderEtcdEnv(config, node2, 'etcd-node2', { state: 'new', initialCluster: 'etcd-node1=https://10.0.0.1:2380' }, '3.4.23')
+    expect(env).toContain('ETCD_NAME=etcd-node2\n')
+    expect(env).toContain('ETCD_LISTEN_CLIENT_URLS=https://10.0.0.2:2379,https://127.0.0.1:2379\n')
+    expect(env).toContain('ETCD_INITIAL_ADVERTISE_PEER_URLS=https://10.0.0.2:2380\n')
+    expect(env).toContain('ETCD_INITIAL_CLUSTER_STATE=new\n')
+    expect(env).toContain('ETCD_CERT_FILE=/etc/ssl/etcd/ssl/member-node2.pem\n')
+    expect(env).toContain('ETCD_CLIENT_CERT_AUTH=true\n')
+    expect(env).toContain('ETCD_PEER_CLIENT_CERT_AUTH=true\n')
+    expect(env).not.toContain('ETCD_UNSUPPORTED_ARCH')
+    expect(renderEtcdEnv(config, { ...node2, arch: 'arm64' }, 'etcd-node2', { state: 'new', initialCluster: 'x=y' }, '3.4.23'))
+      .toContain('ETCD_UNSUPPORTED_ARCH=arm64')
+  })
+
+  it('refuses a config value that would add a line to etcd.env', () => {
+    const hostile = makeConfig({ controlPlanes: 1 })
+    hostile.etcd.dataDir = '/var/lib/etcd\nETCD_CLIENT_CERT_AUTH=false'
+    expect(() => renderEtcdEnv(hostile, hostile.hosts[0], 'etcd-node1', { state: 'new', initialCluster: 'a=b' }, '3.4.23'))
+      .toThrow(/spec.etcd.dataDir: ETCD_DATA_DIR would be/)
+  })
+
+  it('puts the backup directory into the script as one quoted word', () => {
+    const odd = makeConfig({ controlPlanes: 1 })
+    odd.etcd.backupDir = "/srv/etcd backups/$(reboot)'x"
+    const script = renderBackupScript(odd, odd.hosts[0])
+    expect(script).toContain(`backup_root='/srv/etcd backups/$(reboot)'\\''x'`)
+    const parsed = execFileSync('sh', ['-c', `${script.split('\n').find((l) => l.startsWith('backup_root='))}; printf %s "$backup_root"`]).toString()
+    expect(parsed).toBe("/srv/etcd backups/$(reboot)'x")
+  })
+
+  it("maps backupPeriod minutes to KubeKey's OnCalendar events", () => {
+    expect(onCalendar(30)).toBe('*-*-* *:00/30:00')
+    expect(onCalendar(120)).toBe('*-*-* 00/2:00:00')
+    expect(onCalendar(90)).toBe('*-*-* 00/1:30:00')
+    expect(onCalendar(1440)).toBe('*-*-* 00:00:00')
+    expect(onCalendar(0)).toBe('*-*-* *:00/30:00')
+  })
+})
+
+describe('etcd remote helpers', () => {
+  it('parses member list, including a member added but not started', () => {
+    const members = parseMemberList([
+      '8e9e05c52164694d, started, etcd-node1, https://10.0.0.1:2380, https://10.0.0.1:2379, false',
+      'a1b2c3d4e5f60718, unstarted, , https://10.0.0.3:2380, , false',
+    ].join('\n'))
+    expect(members).toEqual([
+      { id: '8e9e05c52164694d', started: true, name: 'etcd-node1', peerUrls: ['https://10.0.0.1:2380'], clientUrls: ['https://10.0.0.1:2379'] },
+      { id: 'a1b2c3d4e5f60718', started: false, name: '', peerUrls: ['https://10.0.0.3:2380'], clientUrls: [] },
+    ])
+  })
+
+  it('decrypts what openssl enc -pbkdf2 produced, and refuses plain text', () => {
+    const secret = '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n'
+    const encrypted = execFileSync('sh', ['-c', `{ printf %s "$1" | openssl enc -aes-256-cbc -pbkdf2 -iter 10000 -md sha256 -salt -pass fd:3; } 3<&0`, 'x', secret],
+      { input: 'pass phrase\n' })
+    expect(encrypted.includes(Buffer.from('PRIVATE KEY'))).toBe(false)
+    expect(decryptOpensslEnc(encrypted, 'pass phrase').toString()).toBe(secret)
+    const wrong = (() => { try { return decryptOpensslEnc(encrypted, 'wrong').toString() } catch { return 'refused' } })()
+    expect(wrong).not.toBe(secret)
+    expect(() => decryptOpensslEnc(Buffer.from(secret), 'pass phrase')).toThrow(/did not send an encrypted listing/)
+  })
+})
