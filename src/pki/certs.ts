@@ -16,7 +16,7 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto'
 import { isIP } from 'node:net'
-import './reflect-metadata.js' // before @peculiar/x509: tsyringe needs it at load time
+import 'reflect-metadata' // before @peculiar/x509: its tsyringe container needs the Reflect metadata API at load time
 import * as x509 from '@peculiar/x509'
 
 // Node's WebCrypto types (the project's lib has no DOM types).
