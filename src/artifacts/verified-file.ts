@@ -61,11 +61,9 @@ export async function copyVerified(sourceFile: string, target: string, expectedS
 }
 
 export async function sha256OfFile(file: string): Promise<string> {
-  const counter = new HashingCounter()
-  await pipeline(createReadStream(file), counter, async function* drain(stream) {
-    for await (const chunk of stream) void chunk
-  })
-  return counter.digest()
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 /**
