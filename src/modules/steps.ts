@@ -139,19 +139,22 @@ export async function installArchiveInto(t: TaskContext, name: ArtifactName, dir
 }
 
 /**
- * installFromArchive, skipped when the targets still hold exactly what the last install of this archive
- * (same sha256, members and mode) put there: big bundles (docker's) then cost a checksum, not an unpack.
+ * installFromArchive, skipped when the targets are still the very files the last install of this archive
+ * (same sha256, members and mode) put there — same inode, size and mtime: big bundles (docker's) then cost
+ * one stat, not an unpack and a compare.
  */
 export async function installFromArchiveOnce(
   t: TaskContext, name: ArtifactName, members: Record<string, string>, mode = 0o755,
 ): Promise<boolean> {
   const { artifact } = t.artifact(name)
   const id = createHash('sha256').update(JSON.stringify([artifact.sha256, members, mode])).digest('hex').slice(0, 16)
-  const stamp = `${NODE_ARTIFACT_DIR}/${artifact.name}/${artifact.version}/installed-${id}.sha256`
-  const intact = await t.exec(sh`sha256sum --check --status ${stamp}`, { allowFailure: true })
+  const stamp = `${NODE_ARTIFACT_DIR}/${artifact.name}/${artifact.version}/installed-${id}`
+  const targets = Object.values(members)
+  const describe = sh`stat -c '%i %s %Y %n' -- ${targets}`
+  const intact = await t.exec(sh`${describe} 2>/dev/null | cmp -s - ${stamp}`, { allowFailure: true })
   if (intact.code === 0) return false
   const changed = await installFromArchive(t, name, members, mode)
-  await t.exec(sh`sha256sum -- ${Object.values(members)} > ${`${stamp}.tmp`} && mv -f ${`${stamp}.tmp`} ${stamp}`)
+  await t.exec(sh`${describe} > ${`${stamp}.tmp`} && mv -f ${`${stamp}.tmp`} ${stamp}`)
   return changed
 }
 

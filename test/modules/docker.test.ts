@@ -1,0 +1,194 @@
+/**
+ * The docker and cri-dockerd modules for real on one systemd test node: Debian's dockerd 20.10 (repacked by
+ * the local mirror as the static bundle, with containerd and runc inside) and the cri-dockerd and crictl test
+ * doubles, installed over SSH by runPipeline for Kubernetes v1.26 (so cri-dockerd is needed). The config comes
+ * from a KubeKey YAML file through loadConfig.
+ */
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { builtinCatalog, withChecksumsFile } from '../../src/artifacts/catalog.js'
+import { artifactKey } from '../../src/artifacts/types.js'
+import { loadConfig } from '../../src/config/load.js'
+import type { ClusterConfig } from '../../src/config/types.js'
+import { ConnectionPool } from '../../src/nodes/connect.js'
+import type { Connection } from '../../src/nodes/connection.js'
+import { sh } from '../../src/nodes/quote.js'
+import type { PipelineEvent } from '../../src/pipeline/events.js'
+import { runPipeline, type PipelineResult } from '../../src/pipeline/runner.js'
+import type { LocalArtifact } from '../../src/pipeline/types.js'
+import { buildPlan } from '../../src/plan/build.js'
+import type { Plan } from '../../src/plan/types.js'
+import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
+import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+
+const CONFIG_FILE = join(import.meta.dirname, '../fixtures/configs/runtime-docker.yaml')
+const REGISTRY_PASSWORD = 'kk-docker-secret-9x'
+const PAUSE = 'dockerhub.kk-test.invalid/kubesphere/pause:3.9'
+
+interface Run {
+  result?: PipelineResult
+  error?: unknown
+  events: PipelineEvent[]
+  bytesUploaded: number
+  ms: number
+}
+
+interface Setup {
+  nodes: TestNodes
+  mirror: MirrorBuild
+  config: ClusterConfig
+  plan: Plan
+  artifacts: Map<string, LocalArtifact>
+}
+
+function loadTestConfig(nodes: TestNodes, mirror: MirrorBuild): ClusterConfig {
+  const versions = mirror.componentVersions
+  const env = {
+    KK_NODE1: nodes.node('node1').address, KK_KEY: nodes.keyPath, KK_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
+    KK_DOCKER: versions.docker, KK_CRICTL: versions.crictl, KK_CRI_DOCKERD: versions['cri-dockerd'],
+  }
+  return loadConfig(CONFIG_FILE, { env }).config
+}
+
+function artifactsFrom(plan: Plan, mirror: MirrorBuild): Map<string, LocalArtifact> {
+  return new Map(plan.artifacts.map((artifact) => {
+    const file = mirror.files.find((f) => f.name === artifact.name && f.version === artifact.version && f.arch === artifact.arch)
+    if (!file) throw new Error(`the mirror has no ${artifact.name} ${artifact.version}`)
+    return [artifactKey(artifact), { artifact, path: file.file }]
+  }))
+}
+
+async function deploy(setup: Setup): Promise<Run> {
+  const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: setup.nodes.knownHostsPath })
+  const run: Run = { events: [], bytesUploaded: 0, ms: 0 }
+  const counting = (connection: Connection): Connection => ({
+    host: connection.host,
+    exec: (command, options) => connection.exec(command, options),
+    upload: async (local, remote, options) => {
+      const transfer = await connection.upload(local, remote, options)
+      run.bytesUploaded += transfer.bytes
+      return transfer
+    },
+    download: (remote, local, options) => connection.download(remote, local, options),
+    close: () => connection.close(),
+  })
+  const started = Date.now()
+  try {
+    run.result = await runPipeline({
+      plan: setup.plan, config: setup.config, artifacts: setup.artifacts, concurrency: 2,
+      events: { emit: (event) => run.events.push(event) },
+      connect: async (host) => counting(await pool.get(host)),
+    })
+  } catch (error) {
+    run.error = error
+  } finally {
+    run.ms = Date.now() - started
+    await pool.closeAll()
+  }
+  return run
+}
+
+async function onNode(nodes: TestNodes, script: string): Promise<string> {
+  const result = await nodes.exec('node1', ['sh', '-c', script])
+  if (result.code !== 0) throw new Error(`${script} exited ${result.code}: ${result.stderr}${result.stdout}`)
+  return result.stdout
+}
+
+/** What systemd and dockerd said, for a failure message that shows why dockerd did not come up. */
+async function dockerDiagnostics(nodes: TestNodes): Promise<string> {
+  const result = await nodes.exec('node1', ['sh', '-c', 'systemctl status docker --no-pager; journalctl -u docker --no-pager -n 40 -o cat'])
+  return result.stdout + result.stderr
+}
+
+const skipReason = await testNodesSkipReason()
+
+describe.skipIf(skipReason)('docker and cri-dockerd modules on a test node, Kubernetes v1.26', () => {
+  let setup: Setup
+  let first: Run
+
+  beforeAll(async () => {
+    const mirror = await buildMirror()
+    const nodes = await startTestNodes({ count: 1 })
+    const config = loadTestConfig(nodes, mirror)
+    const { catalog } = withChecksumsFile(builtinCatalog, mirror.checksumsFile)
+    const { plan } = await buildPlan(config, { catalog, skipModules: ['precheck', 'configure-os', 'sync-binaries'], until: 'cri-dockerd' })
+    setup = { nodes, mirror, config, plan, artifacts: artifactsFrom(plan, mirror) }
+    first = await deploy(setup)
+    console.log(`docker + cri-dockerd on 1 node: first deploy ${first.ms} ms, ${first.bytesUploaded} bytes uploaded`)
+  }, 180_000)
+
+  afterAll(async () => {
+    await setup?.nodes.stop()
+  })
+
+  it('plans docker, crictl and cri-dockerd; containerd is skipped', () => {
+    const byId = new Map(setup.plan.modules.map((m) => [m.id, m]))
+    expect(byId.get('containerd')).toMatchObject({ skip: true, reason: 'kubernetes.containerManager is docker' })
+    expect(byId.get('docker')).toMatchObject({ skip: false, hosts: ['node1'] })
+    expect(byId.get('cri-dockerd')).toMatchObject({ skip: false, hosts: ['node1'] })
+    expect(setup.plan.artifacts.map((a) => a.name).sort()).toEqual(['cri-dockerd', 'crictl', 'docker'])
+  })
+
+  it('starts dockerd from the static bundle with the systemd cgroup driver', async () => {
+    if (first.error) throw new Error(`${String(first.error)}\n${await dockerDiagnostics(setup.nodes)}`)
+    expect(await onNode(setup.nodes, 'systemctl is-active docker docker.socket; systemctl is-enabled docker docker.socket')).toBe('active\nactive\nenabled\nenabled\n')
+    expect(await onNode(setup.nodes, 'readlink /proc/$(systemctl show -p MainPID --value docker)/exe')).toBe('/usr/local/bin/dockerd\n')
+    expect(await onNode(setup.nodes, "/usr/local/bin/docker version --format '{{.Server.Version}}'")).toContain(setup.mirror.componentVersions.docker)
+    expect(await onNode(setup.nodes, "/usr/local/bin/docker info --format '{{.CgroupDriver}} {{.RegistryConfig.Mirrors}}'"))
+      .toBe('systemd [https://mirror.kk-test.invalid/]\n')
+    // dockerd supervises the bundle's containerd (no --containerd given): it runs from /usr/local/bin too.
+    expect(await onNode(setup.nodes, 'for p in $(pgrep -x containerd); do readlink /proc/$p/exe; done')).toBe('/usr/local/bin/containerd\n')
+  })
+
+  it('writes daemon.json with the cgroup driver, mirrors and insecure registries; credentials for the kubelet (0600)', async () => {
+    const daemon = JSON.parse(await onNode(setup.nodes, 'cat /etc/docker/daemon.json')) as Record<string, unknown>
+    expect(daemon).toMatchObject({
+      'exec-opts': ['native.cgroupdriver=systemd'],
+      'registry-mirrors': ['https://mirror.kk-test.invalid'],
+      'insecure-registries': ['dockerhub.kk-test.invalid'],
+    })
+    expect(daemon).not.toHaveProperty('data-root')
+    expect(await onNode(setup.nodes, 'stat -c %a /var/lib/kubelet/config.json')).toBe('600\n')
+    const auths = JSON.parse(await onNode(setup.nodes, 'cat /var/lib/kubelet/config.json')) as { auths: Record<string, { auth: string }> }
+    expect(Buffer.from(auths.auths['dockerhub.kk-test.invalid'].auth, 'base64').toString()).toBe(`deployer:${REGISTRY_PASSWORD}`)
+    expect(JSON.stringify(first.events)).not.toContain(REGISTRY_PASSWORD)
+  })
+
+  it('loads and runs the tiny local image with docker', async () => {
+    const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: setup.nodes.knownHostsPath })
+    try {
+      const connection = await pool.get(setup.config.hosts[0])
+      await connection.upload(setup.mirror.image.tar, '/root/kk-busybox.tar', { sudo: true })
+      const loaded = await connection.exec(sh`/usr/local/bin/docker load -i /root/kk-busybox.tar`, { sudo: true, timeoutMs: 60_000 })
+      expect(loaded.code, loaded.stderr).toBe(0)
+      const ran = await connection.exec(sh`/usr/local/bin/docker run --rm kk-busybox:test /bin/busybox echo ${'hello from docker'}`, { sudo: true, timeoutMs: 60_000 })
+      expect(ran.code, ran.stderr).toBe(0)
+      expect(ran.stdout).toBe('hello from docker\n')
+    } finally {
+      await pool.closeAll()
+    }
+  }, 90_000)
+
+  it('runs cri-dockerd: units in place with the v1.26 pause image, socket listening, crictl pointed at it', async () => {
+    expect(first.result?.modules.find((m) => m.id === 'cri-dockerd')).toMatchObject({ status: 'ok' })
+    const service = await onNode(setup.nodes, 'cat /etc/systemd/system/cri-docker.service')
+    expect(service).toContain(`ExecStart=/usr/local/bin/cri-dockerd --container-runtime-endpoint fd:// --pod-infra-container-image ${PAUSE} --network-plugin=cni`)
+    expect(await onNode(setup.nodes, 'cat /etc/systemd/system/cri-docker.socket')).toContain('ListenStream=/run/cri-dockerd.sock')
+    expect(await onNode(setup.nodes, 'systemctl is-enabled cri-docker.service cri-docker.socket; systemctl is-active cri-docker.socket'))
+      .toBe('enabled\nenabled\nactive\n')
+    expect(await onNode(setup.nodes, 'stat -c %F /run/cri-dockerd.sock')).toBe('socket\n')
+    expect(await onNode(setup.nodes, '/usr/local/bin/cri-dockerd --version')).toContain(setup.mirror.componentVersions['cri-dockerd'])
+    expect(await onNode(setup.nodes, 'cat /etc/crictl.yaml')).toContain('runtime-endpoint: unix:///run/cri-dockerd.sock')
+  })
+
+  it('changes nothing and uploads nothing when run again', async () => {
+    const pid = await onNode(setup.nodes, 'systemctl show -p MainPID --value docker')
+    const rerun = await deploy(setup)
+    console.log(`docker + cri-dockerd on 1 node: rerun ${rerun.ms} ms, ${rerun.bytesUploaded} bytes uploaded`)
+    expect(rerun.error).toBeUndefined()
+    const changed = rerun.events.flatMap((e) => (e.type === 'task-end' && e.status === 'changed' ? [`${e.module}/${e.task}`] : []))
+    expect(changed).toEqual([])
+    expect(rerun.bytesUploaded).toBe(0)
+    expect(await onNode(setup.nodes, 'systemctl show -p MainPID --value docker')).toBe(pid)
+  }, 90_000)
+})
