@@ -89,7 +89,7 @@ function failuresSection(failures: readonly FailureRecord[]): string[] {
   if (!failures.length) return []
   const lines = ['### Failing hosts', '']
   for (const failure of failures) {
-    lines.push(`**${text(failure.host)}**: module \`${failure.module}\`, task ${text(failure.task)}: ${text(firstLine(failure.error))}`, '')
+    lines.push(`**${text(failure.host)}**: module \`${failure.module}\`, task "${text(failure.task)}": ${text(firstLine(failure.error))}`, '')
     if (failure.lastLines.length) lines.push(...codeBlock(failure.lastLines), '')
   }
   return lines

@@ -90,7 +90,7 @@ describe('the logs directory from a synthetic event stream', () => {
     expect(markdown).toContain('| etcd | not run | node1 |  |  |')
     expect(markdown).toContain('| cri-dockerd | kubernetes.containerManager is containerd |')
     expect(markdown).toContain('| containerd | 1.7.13 | amd64 | mirror | 3.0 MiB | 1.5 s |')
-    expect(markdown).toContain('**../../escape**: module `containerd`, task install containerd: exit code 1: systemctl restart containerd')
+    expect(markdown).toContain('**../../escape**: module `containerd`, task "install containerd": exit code 1: systemctl restart containerd')
     expect(markdown).toMatch(/```text\nauth with \*\*\* failed \(attempt 2\)\nkubeadm join 10\.0\.0\.2:6443 --token \*\*\*\n```/)
     expect(markdown).not.toContain('attempt 1)') // the last attempt's lines only
     expect(markdown).toContain('artifact `kk-action-logs-deploy` (uploaded by the post step)')
