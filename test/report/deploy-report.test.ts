@@ -95,7 +95,7 @@ describe.skipIf(skip)('a deploy that fails on one host, reported end to end (run
     expect(events).toContainEqual(expect.objectContaining({ type: 'task-end', module: 'precheck', task: 'ports are free', host: 'node2', status: 'failed' }))
     expect(events).toContainEqual(expect.objectContaining({ type: 'task-end', module: 'precheck', task: 'ports are free', host: 'node1', status: 'unchanged' }))
     expect(events.at(-1)).toMatchObject({ type: 'module-end', module: 'precheck', status: 'failed' })
-    expect(files['hosts/node2/precheck.log']).toMatch(/\$ ss -Hltnp\n(.*\n)*  out\| LISTEN .*:10250 .*socat/)
+    expect(files['hosts/node2/precheck.log']).toMatch(/\$ ss -Hltnp\n(.*\n)* {2}out\| LISTEN .*:10250 .*socat/)
     expect(files['hosts/node2/precheck.log']).toMatch(/task "ports are free" failed after .*port\(s\) already in use: 10250 by socat/)
     expect(files['hosts/node2/diagnostics.log']).toContain('## journal of kubelet')
     expect(markdown).toContain('**node2**: module `precheck`, task "ports are free": host node2: port(s) already in use: 10250 by socat')
