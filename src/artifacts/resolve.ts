@@ -66,7 +66,8 @@ interface Layout {
 async function resolveInto(artifacts: PlannedArtifact[], options: ResolveOptions, layout: Layout): Promise<ResolvedArtifact[]> {
   const unique = uniqueArtifacts(artifacts)
   const tuning = { ...DEFAULT_DOWNLOAD_TUNING, ...options.tuning }
-  const layers = {
+  const layers: Layers = {
+    saves: [],
     toolCache: options.useCache && toolCacheAvailable(),
     actionsCache: options.useCache
       ? actionsCacheLayer({ stagingDir: join(options.workDir ?? join(options.dest, '.work'), 'actions-cache'), log: options.log, slowLookupMs: options.slowCacheLookupMs })
@@ -79,6 +80,7 @@ async function resolveInto(artifacts: PlannedArtifact[], options: ResolveOptions
       return { ok: false as const, error }
     }
   })
+  await Promise.all(layers.saves)
   const failures = settled.flatMap((outcome) => (outcome.ok ? [] : [outcome.error]))
   if (failures.length > 0) throw combinedError(failures)
   const byKey = new Map(settled.flatMap((outcome) => (outcome.ok ? [[artifactKey(outcome.result.artifact), outcome.result] as const] : [])))
@@ -104,6 +106,12 @@ function uniqueArtifacts(artifacts: PlannedArtifact[]): Map<string, PlannedArtif
 }
 
 interface Layers {
+  /**
+   * Cache saves run beside the remaining downloads instead of holding a download slot (an Actions
+   * cache save is a tar, a zstd and an upload); resolution waits for them before it returns.
+   * They never reject: a failed save is a warning.
+   */
+  saves: Promise<void>[]
   toolCache: boolean
   actionsCache: ActionsCacheLayer | undefined
 }
@@ -134,9 +142,13 @@ async function resolveOne(
     }
   }
   const { source, bytes } = await downloadArtifact(artifact, target, { mirror: options.mirror, offlineDir: options.offlineDir, tuning, log: options.log })
-  if (layers.toolCache) await saveToToolCache(artifact, target, options.log)
-  if (layers.actionsCache) await layers.actionsCache.save(artifact, target)
+  layers.saves.push(saveToCaches(artifact, target, layers, options.log))
   return done(source, bytes)
+}
+
+async function saveToCaches(artifact: PlannedArtifact, file: string, layers: Layers, log: Logger): Promise<void> {
+  if (layers.toolCache) await saveToToolCache(artifact, file, log)
+  if (layers.actionsCache) await layers.actionsCache.save(artifact, file)
 }
 
 async function existingVerified(target: string, artifact: PlannedArtifact): Promise<number | undefined> {
