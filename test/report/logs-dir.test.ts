@@ -122,6 +122,21 @@ describe('the logs directory from a synthetic event stream', () => {
   })
 })
 
+describe('a run that is killed before the report finishes', () => {
+  it('already has every event and every finished command on disk (writes are synchronous)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kk-report-'))
+    const report = DeploymentReport.open({ dir, plan: samplePlan(), redactor: new Redactor() })
+    const events = failingRun()
+    for (const event of events) report.emit(event)
+    // No finish(), no close: what the post step finds after SIGKILL of the main step.
+    const lines = readFileSync(join(dir, 'events.ndjson'), 'utf8').trimEnd().split('\n')
+    expect(lines).toHaveLength(events.filter((event) => event.type !== 'output').length)
+    expect(readFileSync(join(dir, 'hosts', safeFileName('../../escape'), 'containerd.log'), 'utf8'))
+      .toMatch(/task "install containerd" failed after 0\.03 s(.|\n)*started \(attempt 2\)(.|\n)*exit 1 after(.|\n)*failed after/)
+    expect(readdirSync(dir).sort()).toEqual(['events.ndjson', 'hosts', 'plan.json'])
+  })
+})
+
 describe('safeFileName', () => {
   it('keeps ordinary host names and makes hostile ones one distinct, harmless segment', () => {
     expect(safeFileName('node-1.example.com')).toBe('node-1.example.com')
