@@ -2,6 +2,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { parseRetryAfter } from '../../src/artifacts/http-download.js'
 import { resolveArtifacts, type ResolveOptions } from '../../src/artifacts/resolve.js'
 import { isUserError } from '../../src/errors.js'
 import { sha256Hex, startMirror, type Mirror } from '../support/mirror.js'
@@ -131,6 +132,12 @@ describe('mirror faults', () => {
     expect(log.infos().some((line) => /no data for 0.4 s/.test(line))).toBe(true)
   })
 
+  it('a server that never answers (no status line) ends at the stall timeout and is retried', async () => {
+    mirror.fault(kubeadm.planned.path, { kind: 'no-answer', times: 1 })
+    expect((await resolveKubeadm()).source).toBe('mirror')
+    expect(log.infos().some((line) => /no answer for 0.4 s/.test(line))).toBe(true)
+  })
+
   it('an HTML error page served with 200 is never saved as the file', async () => {
     mirror.fault(kubeadm.planned.path, { kind: 'error-page' })
     upstream.fault(kubeadm.planned.path, { kind: 'error-page', contentType: 'application/json', times: 1 })
@@ -173,6 +180,17 @@ describe('mirror faults', () => {
     expect((await resolveKubeadm()).source).toBe('mirror')
     expect(log.infos().some((line) => /kubeadm v1.30.1 amd64: downloading [\d.]+ MiB of 0.3 MiB in [\d.]+ s \([\d.]+ MiB\/s\)/.test(line))).toBe(true)
     expect(log.infos().some((line) => /downloaded 0.3 MiB of 0.3 MiB/.test(line))).toBe(true)
+  })
+})
+
+describe('parseRetryAfter', () => {
+  it('reads seconds and HTTP dates', () => {
+    expect(parseRetryAfter('7')).toBe(7000)
+    expect(parseRetryAfter(undefined)).toBeUndefined()
+    expect(parseRetryAfter('soon')).toBeUndefined()
+    const inTenSeconds = new Date(Date.now() + 10_000).toUTCString()
+    expect(parseRetryAfter(inTenSeconds)).toBeGreaterThan(8_000)
+    expect(parseRetryAfter(inTenSeconds)).toBeLessThanOrEqual(10_000)
   })
 })
 

@@ -21,6 +21,8 @@ export type MirrorFault =
   | { kind: 'reset'; afterBytes?: number; times?: number }
   /** Headers and `afterBytes` of the body (default 0), then silence until the client gives up. */
   | { kind: 'stall'; afterBytes?: number; times?: number }
+  /** The connection is accepted and the request read, and no status line ever comes. */
+  | { kind: 'no-answer'; times?: number }
   /** 200 with an error page in place of the file (KubeKey once saved a CDN's JSON error as a .tgz). */
   | { kind: 'error-page'; contentType?: 'text/html' | 'application/json'; times?: number }
   /** 200 with other bytes of the same length, served as a binary: only the sha256 can tell. */
@@ -158,6 +160,8 @@ function serve(req: IncomingMessage, res: ServerResponse, record: MirrorRequest,
       writeHeaders(res, record, content.length)
       return writeThen(res, record, content.subarray(0, afterBytes), () => res.socket?.resetAndDestroy())
     }
+    case 'no-answer':
+      return
     case 'stall':
       writeHeaders(res, record, content.length)
       // Nothing more is written; the client's stall timeout has to notice. stop() closes the socket.
