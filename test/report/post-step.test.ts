@@ -1,25 +1,23 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordLogsDir } from '../../src/report/actions.js'
-import { node24, repoRoot, run } from '../support/bundle.js'
+import { node24, run } from '../support/bundle.js'
 import { applyEnv, refusedUrl, resultsServiceEnv, startResultsService, type ResultsService } from '../support/results-service.js'
+import { currentPostBundle } from './post-bundle.js'
 import { readTree } from './tree.js'
 
-const POST = join(repoRoot, 'dist/post/index.js')
+let POST: string
 /** Preloaded into a child: every setTimeout of 1 s or more fires 100 times sooner (the library's retry sleeps). */
 const SHORT_SLEEPS = `data:text/javascript,${encodeURIComponent(
   'const t = globalThis.setTimeout; globalThis.setTimeout = Object.assign((f, d, ...a) => t(f, typeof d === "number" && d >= 1000 ? Math.ceil(d / 100) : d, ...a), t)')}`
 let service: ResultsService
 
 beforeAll(async () => {
-  // vitest's global setup bundles dist/; when it was skipped, make sure the post bundle holds this code.
-  if (!existsSync(POST) || !readFileSync(POST, 'utf8').includes('deployment logs were not uploaded')) {
-    execFileSync(process.execPath, [join(repoRoot, 'scripts/bundle.mjs'), 'post'], { cwd: repoRoot, stdio: 'pipe' })
-  }
+  POST = currentPostBundle()
   service = await startResultsService()
 })
 afterAll(async () => {
