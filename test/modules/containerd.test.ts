@@ -102,6 +102,13 @@ async function onNode(nodes: TestNodes, name: string, script: string): Promise<s
   return result.stdout
 }
 
+/** containerd's main PID on every node. */
+async function mainPids(nodes: TestNodes): Promise<Record<string, string>> {
+  const pids: Record<string, string> = {}
+  for (const node of NODES) pids[node] = (await onNode(nodes, node, 'systemctl show -p MainPID --value containerd')).trim()
+  return pids
+}
+
 function changedTasks(run: Run): string[] {
   return run.events.flatMap((e) => (e.type === 'task-end' && e.status === 'changed' ? [`${e.host}: ${e.module}/${e.task}`] : []))
 }
@@ -192,16 +199,43 @@ describe.skipIf(skipReason)('containerd module on three test nodes', () => {
   }, 120_000)
 
   it('changes nothing and uploads nothing when run again', async () => {
+    const before = await mainPids(setup.nodes)
     const rerun = await deploy(setup)
     console.log(`containerd on 3 nodes: rerun ${rerun.ms} ms, ${rerun.bytesUploaded} bytes uploaded`)
     expect(rerun.error).toBeUndefined()
     expect(changedTasks(rerun)).toEqual([])
     expect(rerun.result?.changed).toBe(0)
     expect(rerun.bytesUploaded).toBe(0)
-    // Nothing restarted either: the same daemon still runs.
-    for (const node of NODES) {
-      expect(await onNode(setup.nodes, node, 'systemctl show -p NRestarts --value containerd')).toBe('0\n')
+    // Nothing restarted either: the same daemons still run.
+    expect(await mainPids(setup.nodes)).toEqual(before)
+  }, 120_000)
+
+  it('restarts containerd only when config.toml changes; registry hosts alone are picked up live', async () => {
+    const { registry } = setup.config
+    const original = structuredClone(registry)
+    try {
+      const before = await mainPids(setup.nodes)
+      registry.registryMirrors = ['https://other-mirror.kk-test.invalid']
+      registry.insecureRegistries = []
+      const hostsOnly = await deploy(setup)
+      expect(hostsOnly.error).toBeUndefined()
+      expect(new Set(changedTasks(hostsOnly).map((task) => task.split(': ')[1]))).toEqual(new Set(['containerd/configure containerd']))
+      expect(await mainPids(setup.nodes)).toEqual(before)
+      expect(await onNode(setup.nodes, 'node1', 'cat /etc/containerd/certs.d/docker.io/hosts.toml')).toContain('[host."https://other-mirror.kk-test.invalid"]')
+      // The hosts.toml kk-action wrote for the registry no longer configured is gone, directory and all.
+      expect(await onNode(setup.nodes, 'node1', 'ls /etc/containerd/certs.d')).toBe('docker.io\n')
+
+      registry.auths['harbor.kk-test.invalid'].password = 'rotated'
+      const configChanged = await deploy(setup)
+      expect(configChanged.error).toBeUndefined()
+      const after = await mainPids(setup.nodes)
+      for (const node of NODES) expect(after[node]).not.toBe(before[node])
+      expect(await onNode(setup.nodes, 'node3', 'cat /etc/containerd/config.toml')).toContain('password = "rotated"')
+    } finally {
+      setup.config.registry = original
     }
+    const restored = await deploy(setup)
+    expect(restored.error).toBeUndefined()
   }, 120_000)
 
   it('never runs the cri-dockerd module, and leaves no cri-dockerd file on any node', async () => {
