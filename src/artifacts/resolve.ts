@@ -10,7 +10,8 @@ import { restoreFromToolCache, saveToToolCache, toolCacheAvailable } from './too
 import { artifactKey, type PlannedArtifact } from './types.js'
 import { pathInside, sha256OfFile } from './verified-file.js'
 
-export type ArtifactSource = 'tool-cache' | 'actions-cache' | DownloadSourceKind
+/** `local`: a verified file already at the destination from an earlier run (only with `reuseExisting`). */
+export type ArtifactSource = 'local' | 'tool-cache' | 'actions-cache' | DownloadSourceKind
 
 export interface ResolvedArtifact {
   artifact: PlannedArtifact
@@ -41,6 +42,11 @@ export interface ResolveOptions {
   tuning?: Partial<DownloadTuning>
   /** See ActionsCacheOptions.slowLookupMs. */
   slowCacheLookupMs?: number
+  /**
+   * Keep a file already at its destination when its sum matches (source `local`). Off by default:
+   * a job's destination is new anyway; the CLI, whose destination persists, saves a download per rerun.
+   */
+  reuseExisting?: boolean
 }
 
 /**
@@ -52,15 +58,15 @@ export interface ResolveOptions {
 export async function resolveArtifacts(artifacts: PlannedArtifact[], options: ResolveOptions): Promise<ResolvedArtifact[]> {
   return resolveInto(artifacts, options, {
     targetFor: (artifact) => join(options.dest, artifact.name, artifact.version, artifact.arch, artifact.file),
-    reuseExisting: false,
+    existingSource: options.reuseExisting ? 'local' : undefined,
   })
 }
 
 /** What differs between resolving for a deploy and writing an offline bundle. */
 interface Layout {
   targetFor(artifact: PlannedArtifact): string
-  /** A verified file already at the target counts (as 'offline-dir': it is one). */
-  reuseExisting: boolean
+  /** When set, a verified file already at the target counts, as this source. */
+  existingSource?: ArtifactSource
 }
 
 async function resolveInto(artifacts: PlannedArtifact[], options: ResolveOptions, layout: Layout): Promise<ResolvedArtifact[]> {
@@ -126,9 +132,9 @@ async function resolveOne(
     return result
   }
 
-  if (layout.reuseExisting) {
+  if (layout.existingSource) {
     const bytes = await existingVerified(target, artifact)
-    if (bytes !== undefined) return done('offline-dir', bytes)
+    if (bytes !== undefined) return done(layout.existingSource, bytes)
   }
   if (layers.toolCache) {
     const bytes = await restoreFromToolCache(artifact, target, options.log)
@@ -179,6 +185,7 @@ export async function fetchBundle(artifacts: PlannedArtifact[], destDir: string,
       if (!target) throw new UserError(`the URL path ${artifact.path} of ${artifactLabel(artifact)} leaves the bundle directory`, { field: 'dest' })
       return target
     },
-    reuseExisting: true,
+    // The bundle directory is an offline-dir: what is already in it, verified, is used as such.
+    existingSource: 'offline-dir',
   })
 }

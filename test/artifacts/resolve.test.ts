@@ -74,6 +74,18 @@ describe('resolveArtifacts', () => {
     expect(mirror.requestsFor('/runc')).toHaveLength(2)
   })
 
+  it('with reuseExisting, keeps verified files from an earlier run (source local) and replaces others', async () => {
+    const [kubeadm, kubelet] = planned()
+    await resolveArtifacts([kubeadm, kubelet], options())
+    await writeFile(join(scratch, 'dest', 'kubelet', 'v1.30.1', 'amd64', 'kubelet'), 'damaged')
+    mirror.requests.length = 0
+    const again = await resolveArtifacts([kubeadm, kubelet], options({ reuseExisting: true }))
+    expect(again.map((result) => result.source)).toEqual(['local', 'mirror'])
+    expect(mirror.requests.map((request) => request.path)).toEqual([kubelet.path])
+    // Without it (the default), everything is resolved anew.
+    expect((await resolveArtifacts([kubeadm], options())).map((result) => result.source)).toEqual(['mirror'])
+  })
+
   it('reports every artifact that failed in one UserError, after the others finished', async () => {
     const [kubeadm, kubelet, kubectl] = planned()
     mirror.fault(kubeadm.path, { kind: 'status', status: 404 })
