@@ -4,10 +4,41 @@
  * also after a failure or a cancellation) uploads them (`uploadLogsInPostStep`).
  */
 import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import * as core from '@actions/core'
+import { fanOut, type EventSink } from '../pipeline/events.js'
+import type { Plan } from '../plan/types.js'
+import { actionsConsoleSink } from './actions-console.js'
+import type { Redactor } from './redact.js'
+import { createLogsDir, DeploymentReport, type ReportOutcome } from './report.js'
 import { uploadLogs, logsArtifactName, type UploadRequest } from './upload.js'
 
 const STATE_LOGS_DIR = 'logs-dir'
+
+export interface ActionReport {
+  report: DeploymentReport
+  /** The pipeline's `events`: the logs directory and the Actions log (groups, lines, annotations). */
+  events: EventSink
+}
+
+/**
+ * Main step, before the pipeline: a fresh logs directory under $RUNNER_TEMP, recorded for the post step
+ * and as the `logs-dir` output; secrets found on the way (join tokens, keys) are masked by the runner too.
+ */
+export function startActionReport(plan: Plan, redactor: Redactor): ActionReport {
+  redactor.onSecret = (value) => core.setSecret(value)
+  for (const secret of redactor.secrets()) core.setSecret(secret)
+  const dir = createLogsDir(process.env.RUNNER_TEMP || tmpdir())
+  recordLogsDir(dir)
+  const report = DeploymentReport.open({ dir, plan, redactor })
+  return { report, events: fanOut(report, actionsConsoleSink(redactor)) }
+}
+
+/** Main step, after the pipeline (also when it threw): summary.md and the job summary. */
+export async function finishActionReport(report: DeploymentReport, outcome: ReportOutcome): Promise<void> {
+  const logs = { artifactName: logsArtifactName(core.getInput('logs-artifact'), process.env, core.getInput('matrix')), ...outcome.logs }
+  await writeJobSummary(report.finish({ ...outcome, logs }))
+}
 
 /** Main step: the `logs-dir` output, and the state the post step reads. */
 export function recordLogsDir(dir: string): void {

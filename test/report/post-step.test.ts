@@ -3,11 +3,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { recordLogsDir } from '../../src/report/actions.js'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { finishActionReport, recordLogsDir, startActionReport } from '../../src/report/actions.js'
+import { Redactor } from '../../src/report/redact.js'
 import { node24, run } from '../support/bundle.js'
 import { applyEnv, refusedUrl, resultsServiceEnv, startResultsService, type ResultsService } from '../support/results-service.js'
 import { currentPostBundle } from './post-bundle.js'
+import { failingRun, samplePlan, SECRETS } from './synthetic.js'
 import { readTree } from './tree.js'
 
 let POST: string
@@ -71,6 +73,49 @@ async function runPostStep(state: Record<string, string>, inputs: Record<string,
     summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
   }
 }
+
+describe('main step (in process) then the bundled post step', () => {
+  it('records the logs dir, masks discovered secrets, writes the job summary; the post step uploads the same files', async () => {
+    service.reset()
+    const workspace = mkdtempSync(join(tmpdir(), 'kk-main-'))
+    const files = { GITHUB_STATE: 'state', GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary' }
+    const paths = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, join(workspace, f)]))
+    for (const path of Object.values(paths)) writeFileSync(path, '')
+    const restore = applyEnv({ ...paths, RUNNER_TEMP: join(workspace, 'temp'), GITHUB_JOB: 'deploy', RUNNER_NAME: 'r', 'INPUT_LOGS-ARTIFACT': '' })
+    const stdout: string[] = []
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { stdout.push(String(chunk)); return true })
+    let logs: string
+    try {
+      const { report, events } = startActionReport(samplePlan(['node1', 'node2']), new Redactor([SECRETS.password]))
+      for (const event of failingRun(['node1', 'node2'])) events.emit(event)
+      await finishActionReport(report, { error: new Error('module containerd failed on 1 host(s)') })
+      logs = report.dir
+    } finally {
+      spy.mockRestore()
+      restore()
+    }
+    const printed = stdout.join('')
+    expect(printed).toContain(`::add-mask::${SECRETS.password}\n`)
+    expect(printed).toContain(`::add-mask::${SECRETS.joinToken}\n`) // found in node output, then masked by the runner too
+    expect(printed.replace(/^::add-mask::.*$/gm, '')).not.toContain(SECRETS.joinToken)
+    expect(printed).toContain('::group::containerd (node1, node2)')
+    expect(logs.startsWith(join(workspace, 'temp', 'kk-action-logs-'))).toBe(true)
+    expect(fileCommands(readFileSync(paths.GITHUB_OUTPUT, 'utf8'))).toEqual({ 'logs-dir': logs })
+    const summary = readFileSync(paths.GITHUB_STEP_SUMMARY, 'utf8')
+    expect(summary).toContain('## kk-action deploy: failed in module `containerd`')
+    expect(summary).toContain('artifact `kk-action-logs-deploy-r-attempt1` (uploaded by the post step)')
+
+    const state = fileCommands(readFileSync(paths.GITHUB_STATE, 'utf8'))
+    const post = await runPostStep(state, {}, resultsServiceEnv(service.url))
+    expect(post.result.status, post.result.stdout).toBe(0)
+    const stored = service.artifacts.find((artifact) => artifact.finalized)!
+    expect(stored.name).toBe('kk-action-logs-deploy-runner_1-attempt1') // the post step's own runner name (see runPostStep)
+    const zip = join(workspace, 'arrived.zip')
+    writeFileSync(zip, service.blobContent(stored.blobName)!)
+    execFileSync('unzip', ['-q', zip, '-d', join(workspace, 'unpacked')])
+    expect(await readTree(join(workspace, 'unpacked'))).toEqual(await readTree(logs))
+  })
+})
 
 describe('the bundled post step, run as GitHub runs it', () => {
   it('uploads the logs directory the main step recorded; the archive holds exactly its files; sets logs-artifact-id', async () => {
