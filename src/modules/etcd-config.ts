@@ -83,7 +83,7 @@ export function renderEtcdEnv(config: ClusterConfig, host: Host, name: string, b
     envLine('ETCD_NAME', name),
     envLine('ETCD_DATA_DIR', config.etcd.dataDir, 'spec.etcd.dataDir'),
     envLine('ETCD_ADVERTISE_CLIENT_URLS', clientUrl(host, ports)),
-    envLine('ETCD_LISTEN_CLIENT_URLS', `${clientUrl(host, ports)},https://127.0.0.1:${ports.client}`),
+    envLine('ETCD_LISTEN_CLIENT_URLS', listenClientUrls(host, ports)),
     envLine('ETCD_INITIAL_ADVERTISE_PEER_URLS', peerUrl(host, ports)),
     envLine('ETCD_LISTEN_PEER_URLS', peerUrl(host, ports)),
     envLine('ETCD_INITIAL_CLUSTER_STATE', bootstrap.state),
@@ -103,6 +103,12 @@ export function renderEtcdEnv(config: ClusterConfig, host: Host, name: string, b
     envLine('ETCD_PEER_CLIENT_CERT_AUTH', 'true'),
   ]
   return lines.join('\n') + '\n'
+}
+
+/** The advertised address, and loopback for clients on the node itself (once, when they are the same). */
+function listenClientUrls(host: Host, ports: EtcdPorts): string {
+  const loopback = `https://127.0.0.1:${ports.client}`
+  return [...new Set([clientUrl(host, ports), loopback])].join(',')
 }
 
 function tuningLines(config: ClusterConfig): string[] {

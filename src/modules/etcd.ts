@@ -9,7 +9,7 @@ import {
   ETCD_UNIT, ETCD_UNIT_FILE, etcdPorts, memberName, peerUrl, renderBackupScript, renderBackupService, renderBackupTimer,
   renderEtcdEnv, type Bootstrap,
 } from './etcd-config.js'
-import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
+import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type Member, type MemberState } from './etcd-remote.js'
 import { defineModule } from './module.js'
 import { installFromArchive, putFile, putFiles } from './steps.js'
 
@@ -257,10 +257,26 @@ async function checkClusterHealth(run: EtcdRun, t: TaskContext): Promise<void> {
     if (health.code !== 0) return `etcd endpoints are not all healthy: ${lastLine(health.stderr || health.stdout)}`
     const list = await t.exec(etcdctl(t.host, run.endpoints, ['member', 'list']), { allowFailure: true })
     if (list.code !== 0) return `etcd member list failed: ${lastLine(list.stderr)}`
-    const count = parseMemberList(list.stdout).filter((member) => member.started).length
+    const members = parseMemberList(list.stdout)
+    const strangers = foreignMembers(run, members)
+    if (strangers.length) throw new UserError(foreignMembersMessage(strangers), { host: t.host.name })
+    const count = members.filter((member) => member.started).length
     if (count !== run.hosts.length) return `etcd has ${count} started member(s), expected ${run.hosts.length} (one per etcd host)`
     return undefined
   }, START_TIMEOUT_MS, 2000)
+}
+
+/** Members whose peer URL belongs to no etcd host of the config: waiting will not make them go. */
+function foreignMembers(run: EtcdRun, members: Member[]): Member[] {
+  const ports = etcdPorts(run.ctx.config)
+  const known = new Set(run.hosts.map((host) => peerUrl(host, ports)))
+  return members.filter((member) => !member.peerUrls.some((url) => known.has(url)))
+}
+
+function foreignMembersMessage(strangers: Member[]): string {
+  const described = strangers.map((m) => `${m.name || '(unstarted)'} ${m.id} at ${m.peerUrls.join(' ')}`).join(', ')
+  return `the etcd cluster has member(s) that are not etcd hosts in the config: ${described}. ` +
+    'Add those hosts to roleGroups.etcd, or remove the members with `etcdctl member remove <id>`'
 }
 
 /** KubeKey's backup schedule: a snapshot script, a oneshot service and a timer every backupPeriod minutes. */
@@ -290,7 +306,7 @@ function etcdTasks(ctx: PlanContext): Task[] {
   const step = (fn: (run: EtcdRun, t: TaskContext) => Promise<void>) => (t: TaskContext) => fn(run, t)
   return [
     { name: 'inspect etcd hosts', run: step(inspect) },
-    { name: 'prepare certificates', hosts: () => [run.pkiSource()], run: step(preparePkiOnce) },
+    { name: 'prepare certificates', hosts: () => run.hosts.slice(0, 1).map(() => run.pkiSource()), run: step(preparePkiOnce) },
     { name: 'install certificates', retries: 2, run: step(installCertificates) },
     { name: 'install etcd binaries', retries: 2, run: step(installEtcdBinaries) },
     { name: 'configure members', hosts: () => run.hosts.filter((h) => run.roles.get(h.name)?.kind !== 'join'), run: step(configureMember) },

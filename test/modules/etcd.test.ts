@@ -272,7 +272,26 @@ describe.skipIf(skipReason)('etcd module: a host added to a running cluster join
     expect(await Promise.all(['node1', 'node2'].map((name) => mainPid(nodes, name)))).toEqual(pids)
     expect(await onNode(nodes, 'node3', ['grep', '^ETCD_INITIAL_CLUSTER_STATE=', '/etc/etcd.env'])).toBe('ETCD_INITIAL_CLUSTER_STATE=existing\n')
 
-    const again = await runEtcd(nodes, mirror, three)
+  })
+
+  it('rolls a settings change through the running members one at a time, each healthy before the next', { timeout: 150_000 }, async () => {
+    const config = nodesConfig(nodes, mirror, ALL, true)
+    config.etcd.extra.heartbeatInterval = 300
+    const pids = await Promise.all(ALL.map((name) => mainPid(nodes, name)))
+    const rolled = await runEtcd(nodes, mirror, config)
+    const restarts = rolled.events.filter((e) => e.type === 'task-end' && e.task === 'restart changed members')
+    expect(restarts.map((e) => e.type === 'task-end' && [e.host, e.status])).toEqual(ALL.map((name) => [name, 'changed']))
+    const newPids = await Promise.all(ALL.map((name) => mainPid(nodes, name)))
+    newPids.forEach((pid, i) => expect(pid).not.toBe(pids[i]))
+    for (const name of ALL) {
+      expect(await onNode(nodes, name, ['grep', '^ETCD_HEARTBEAT_INTERVAL=', '/etc/etcd.env'])).toBe('ETCD_HEARTBEAT_INTERVAL=300\n')
+    }
+    // The joined member keeps its bootstrap settings: etcd reads them only with an empty data directory.
+    expect(await onNode(nodes, 'node3', ['grep', '^ETCD_INITIAL_CLUSTER_STATE=', '/etc/etcd.env'])).toBe('ETCD_INITIAL_CLUSTER_STATE=existing\n')
+    const health = await nodes.exec('node1', etcdctlArgs('node1', endpointsOf(nodes), 'endpoint', 'health'))
+    expect(health.code, health.stderr).toBe(0)
+
+    const again = await runEtcd(nodes, mirror, config)
     expect(again.result.changed).toBe(0)
     expect(again.bytesUploaded).toBe(0)
   })
