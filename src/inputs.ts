@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import * as core from '@actions/core'
 import { UserError } from './errors.js'
 import type { Overrides } from './config/types.js'
@@ -75,4 +78,13 @@ export function readInputs(): ActionInputs {
     logsRetentionDays: positiveInteger('logs-retention-days'),
     cleanup: flag('cleanup', false),
   }
+}
+
+/** The `known-hosts` input holds lines, not a path: they go to a private file for the SSH layer. */
+export function knownHostsFile(inputs: ActionInputs): string | undefined {
+  if (!inputs.knownHosts) return undefined
+  const dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'kk-known-hosts-'))
+  const file = join(dir, 'known_hosts')
+  writeFileSync(file, inputs.knownHosts.endsWith('\n') ? inputs.knownHosts : `${inputs.knownHosts}\n`, { mode: 0o600 })
+  return file
 }

@@ -1,9 +1,14 @@
 import * as core from '@actions/core'
 import { isUserError } from './errors.js'
 import { preparePlan } from './core.js'
+import { deploy } from './deploy.js'
+import { SHARED_KUBECONFIG_PATH } from './pipeline/types.js'
 import type { Logger } from './log.js'
 import { formatPlanMarkdown } from './plan/format.js'
-import { readInputs, type ActionInputs } from './inputs.js'
+import { readInputs, knownHostsFile, type ActionInputs } from './inputs.js'
+import { finishActionReport, startActionReport, type ActionReport } from './report/actions.js'
+import { Redactor } from './report/redact.js'
+import { artifactReports, type ArtifactReport } from './report/summary.js'
 
 const actionsLogger: Logger = {
   info: (message) => core.info(message),
@@ -12,45 +17,105 @@ const actionsLogger: Logger = {
   debug: (message) => core.debug(message),
 }
 
-async function plan(inputs: ActionInputs): Promise<void> {
-  const prepared = await preparePlan({
+function planRequest(inputs: ActionInputs) {
+  return {
     configFile: inputs.config,
-    pipeline: inputs.command === 'delete' ? 'delete' : 'create',
+    pipeline: inputs.command === 'delete' ? ('delete' as const) : ('create' as const),
     overrides: inputs.overrides,
     checksumsFile: inputs.checksums,
     mirror: inputs.mirror,
+    ephemeral: inputs.nodes === 'ephemeral',
     logger: actionsLogger,
-  })
+  }
+}
+
+async function planCommand(inputs: ActionInputs): Promise<void> {
+  const prepared = await preparePlan(planRequest(inputs))
   for (const secret of prepared.loaded.secrets) core.setSecret(secret)
   core.setOutput('plan', JSON.stringify(prepared.plan))
   core.setOutput('kubernetes-version', prepared.plan.kubernetesVersion)
   await core.summary.addRaw(formatPlanMarkdown(prepared.plan)).write()
 }
 
-async function run(): Promise<void> {
+/** deploy or delete: the pipeline with the logs directory, live groups, diagnostics on failure and the job summary. */
+async function pipelineCommand(inputs: ActionInputs, redactor: Redactor): Promise<void> {
+  const controller = new AbortController()
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort(signal))
+  let report: ActionReport | undefined
+  let artifacts: ArtifactReport[] | undefined
+  let failure: unknown
   try {
-    const inputs = readInputs()
-    for (const secret of [inputs.sshPrivateKey, inputs.sshPassword]) if (secret) core.setSecret(secret)
-    await plan(inputs)
-    if (inputs.command !== 'plan') {
-      throw new Error(`command "${inputs.command}" is not implemented in this version of kk-action yet; use command: plan`)
-    }
+    const { result } = await deploy({
+      ...planRequest(inputs),
+      nodes: inputs.nodes,
+      connect: {
+        hostKeyPolicy: inputs.nodes === 'ephemeral' ? 'off' : inputs.hostKeyPolicy,
+        knownHostsPath: knownHostsFile(inputs),
+        privateKey: inputs.sshPrivateKey,
+        sshPassword: inputs.sshPassword,
+      },
+      offlineDir: inputs.offlineDir,
+      useCache: inputs.cache,
+      concurrency: inputs.concurrency,
+      signal: controller.signal,
+      events: { emit: (event) => report?.events.emit(event) },
+      onPlan: ({ plan, loaded }) => {
+        redactor.addAll(loaded.secrets)
+        report = startActionReport(plan, redactor)
+        core.setOutput('plan', JSON.stringify(plan))
+        core.setOutput('kubernetes-version', plan.kubernetesVersion)
+      },
+      onArtifacts: (resolved) => {
+        artifacts = artifactReports(resolved)
+        core.setOutput('cache-hit', String(resolved.length > 0 && resolved.every((r) => r.source === 'tool-cache' || r.source === 'actions-cache')))
+      },
+      onFailure: async (_hosts, connectionOf) => {
+        await report?.report.diagnose(async (host) => {
+          const connection = await connectionOf(host)
+          if (!connection) throw new Error('the host could not be reached')
+          return connection
+        })
+      },
+    })
+    const kubeconfig = result.shared.get(SHARED_KUBECONFIG_PATH)
+    if (typeof kubeconfig === 'string') core.setOutput('kubeconfig', kubeconfig)
   } catch (error) {
-    fail(error)
+    failure = error
+    throw error
+  } finally {
+    if (report) await finishActionReport(report.report, { error: failure, artifacts })
   }
 }
 
-function fail(error: unknown): void {
+async function run(): Promise<void> {
+  const redactor = new Redactor()
+  try {
+    const inputs = readInputs()
+    for (const secret of [inputs.sshPrivateKey, inputs.sshPassword]) {
+      if (secret) {
+        core.setSecret(secret)
+        redactor.add(secret)
+      }
+    }
+    if (inputs.command === 'plan') await planCommand(inputs)
+    else await pipelineCommand(inputs, redactor)
+  } catch (error) {
+    fail(error, redactor)
+  }
+}
+
+function fail(error: unknown, redactor: Redactor): void {
   if (isUserError(error)) {
     const { file, line, column, host } = error.location
-    core.error(error.message, {
+    core.error(redactor.redact(error.message), {
       title: host ? `kk-action: ${host}` : 'kk-action',
       ...(file ? { file } : {}),
       ...(line ? { startLine: line } : {}),
       ...(column ? { startColumn: column } : {}),
     })
   } else {
-    core.error(`${error instanceof Error ? error.message : String(error)} (this looks like a bug in kk-action; please report it)`)
+    const message = error instanceof Error ? error.message : String(error)
+    core.error(`${redactor.redact(message)} (this looks like a bug in kk-action; please report it)`)
   }
   process.exitCode = 1
 }

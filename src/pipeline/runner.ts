@@ -31,6 +31,8 @@ export interface PipelineResult {
   changed: number
   /** Bytes sent to nodes by uploads (0 on a rerun that found everything in place). */
   uploadedBytes: number
+  /** What modules handed on (e.g. the kubeconfig path the kubeconfig module wrote). */
+  shared: ReadonlyMap<string, unknown>
   modules: Array<{ id: ModuleId; status: 'ok' | 'skipped'; changed: number; durationMs: number }>
 }
 
@@ -47,7 +49,7 @@ export async function runPipeline(options: RunOptions): Promise<PipelineResult> 
   const definitions = new Map((options.modules ?? PIPELINES[plan.pipeline]).map((m) => [m.id, m]))
   const ctx = buildPlanContext(config, plan)
   const shared = new Map<string, unknown>()
-  const result: PipelineResult = { changed: 0, uploadedBytes: 0, modules: [] }
+  const result: PipelineResult = { changed: 0, uploadedBytes: 0, shared, modules: [] }
 
   for (const planned of plan.modules) {
     if (options.signal?.aborted) throw new CancelledError(String(options.signal.reason ?? 'signal'))

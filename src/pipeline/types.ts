@@ -4,6 +4,9 @@ import type { ExecOptions, ExecResult, TransferResult, UploadOptions } from '../
 import type { Command } from '../nodes/quote.js'
 import type { ModuleId, Plan } from '../plan/types.js'
 
+/** The `shared` key under which the kubeconfig module leaves the path of the kubeconfig it wrote. */
+export const SHARED_KUBECONFIG_PATH = 'kubeconfig-path'
+
 /** An artifact on the runner, resolved and verified, as a module sees it. */
 export interface LocalArtifact {
   artifact: PlannedArtifact
