@@ -10,6 +10,9 @@ import { builtinCatalog, withChecksumsFile } from '../../src/artifacts/catalog.j
 import { artifactKey } from '../../src/artifacts/types.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { ClusterConfig } from '../../src/config/types.js'
+import { containerdModule } from '../../src/modules/containerd.js'
+import { PIPELINES } from '../../src/modules/index.js'
+import type { ModuleDefinition } from '../../src/modules/module.js'
 import { ConnectionPool } from '../../src/nodes/connect.js'
 import type { Connection } from '../../src/nodes/connection.js'
 import { sh } from '../../src/nodes/quote.js'
@@ -76,13 +79,21 @@ function counting(connection: Connection, add: (bytes: number) => void): Connect
   }
 }
 
-async function deploy(setup: Setup, options: { onEvent?: (event: PipelineEvent) => void; sshRetries?: number } = {}): Promise<Run> {
+interface DeployOptions {
+  onEvent?: (event: PipelineEvent) => void
+  sshRetries?: number
+  /** Module definitions in place of the pipeline's own (same ids). */
+  modules?: ModuleDefinition[]
+}
+
+async function deploy(setup: Setup, options: DeployOptions = {}): Promise<Run> {
   const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: setup.nodes.knownHostsPath, retries: options.sshRetries })
   const run: Run = { events: [], bytesUploaded: 0, ms: 0 }
   const started = Date.now()
   try {
     run.result = await runPipeline({
       plan: setup.plan, config: setup.config, artifacts: setup.artifacts, concurrency: 3,
+      modules: PIPELINES.create.map((m) => options.modules?.find((replacement) => replacement.id === m.id) ?? m),
       events: { emit: (event) => { run.events.push(event); options.onEvent?.(event) } },
       connect: async (host) => counting(await pool.get(host), (bytes) => (run.bytesUploaded += bytes)),
     })
@@ -236,6 +247,18 @@ describe.skipIf(skipReason)('containerd module on three test nodes', () => {
     }
     const restored = await deploy(setup)
     expect(restored.error).toBeUndefined()
+  }, 120_000)
+
+  it('takes restrict_oom_score_adj from the module option over its probe', async () => {
+    const explicit = await deploy(setup, { modules: [containerdModule({ restrictOomScoreAdj: false })] })
+    expect(explicit.error).toBeUndefined()
+    expect(explicit.events.some((e) => e.type === 'log' && e.level === 'warning')).toBe(false)
+    for (const node of NODES) {
+      expect(await onNode(setup.nodes, node, 'cat /etc/containerd/config.toml')).toContain('restrict_oom_score_adj = false')
+    }
+    const probed = await deploy(setup)
+    expect(probed.error).toBeUndefined()
+    expect(await onNode(setup.nodes, 'node1', 'cat /etc/containerd/config.toml')).toContain('restrict_oom_score_adj = true')
   }, 120_000)
 
   it('never runs the cri-dockerd module, and leaves no cri-dockerd file on any node', async () => {

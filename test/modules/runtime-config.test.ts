@@ -28,8 +28,11 @@ function hasTool(command: string, args: string[]): boolean {
 const tomllib = hasTool('python3', ['-c', 'import tomllib'])
 const containerdBinary = hasTool('containerd', ['--version'])
 
+/** Parsed TOML, indexed freely by the assertions (leaves are compared with toBe/toEqual). */
+interface TomlTable { [key: string]: TomlTable }
+
 /** TOML → JS through Python's tomllib (a parser that is not ours). */
-function parseToml(text: string): Record<string, any> {
+function parseToml(text: string): TomlTable {
   return JSON.parse(execFileSync('python3', ['-c', 'import json,sys,tomllib; print(json.dumps(tomllib.loads(sys.stdin.read())))'], { input: text, encoding: 'utf8' }))
 }
 
