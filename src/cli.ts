@@ -6,8 +6,13 @@ import { formatPlanTable } from './plan/format.js'
 import { deploy, defaultArtifactsDir } from './deploy.js'
 import { fetchBundle } from './artifacts/resolve.js'
 import { HOST_KEY_POLICIES, type HostKeyPolicy } from './nodes/hostkeys.js'
-import type { EventSink } from './pipeline/events.js'
+import { fanOut } from './pipeline/events.js'
+import { SHARED_KUBECONFIG_PATH } from './pipeline/types.js'
+import { cliConsoleSink } from './report/console.js'
+import { DeploymentReport } from './report/report.js'
+import { Redactor } from './report/redact.js'
 import { readFileSync } from 'node:fs'
+import type { Connection } from './nodes/connection.js'
 
 const USAGE = `usage:
   kk-action plan   -f cluster.yaml [--json] [--kubernetes-version v] [--container-manager m] [--network-plugin p]
@@ -91,20 +96,22 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return number
 }
 
-/** One plain line per finished task and module; the report issue replaces it with the live display. */
-function plainEvents(stream: NodeJS.WritableStream): EventSink {
+function connectOptions(values: Values) {
   return {
-    emit(event) {
-      if (event.type === 'task-end') {
-        stream.write(`${event.module} | ${event.host} | ${event.task}: ${event.status} (${(event.durationMs / 1000).toFixed(1)}s)\n`)
-      } else if (event.type === 'module-skip') {
-        stream.write(`${event.module}: skipped (${event.reason})\n`)
-      } else if (event.type === 'command' && process.env.KK_DEBUG === '1') {
-        stream.write(`debug: ${event.host}: exit ${event.exitCode} in ${event.durationMs}ms: ${event.command}\n`)
-      } else if (event.type === 'log' && event.level === 'warning') {
-        stream.write(`warning: ${event.host}: ${event.line}\n`)
-      }
-    },
+    hostKeyPolicy: choice<HostKeyPolicy>('host-key-policy', values['host-key-policy'], HOST_KEY_POLICIES, 'strict'),
+    knownHostsPath: values['known-hosts'],
+    privateKey: values['ssh-private-key'] ? readFileSync(values['ssh-private-key'], 'utf8') : undefined,
+  }
+}
+
+/** A failing host's connection for diagnostics (opened again if it had dropped). */
+function diagnoseWith(report: DeploymentReport | undefined) {
+  return async (_hosts: string[], connectionOf: (host: string) => Promise<Connection | undefined>) => {
+    await report?.diagnose(async (host) => {
+      const connection = await connectionOf(host)
+      if (!connection) throw new Error('the host could not be reached')
+      return connection
+    })
   }
 }
 
@@ -113,22 +120,38 @@ function pipelineCommand(pipeline: 'create' | 'delete') {
     const controller = new AbortController()
     const cancel = (signal: NodeJS.Signals) => controller.abort(signal)
     process.once('SIGINT', cancel).once('SIGTERM', cancel)
-    const { result } = await deploy({
-      ...planRequest(values, logger, pipeline),
-      nodes: choice('nodes', values.nodes, ['target', 'ephemeral'] as const, 'target'),
-      connect: {
-        hostKeyPolicy: choice<HostKeyPolicy>('host-key-policy', values['host-key-policy'], HOST_KEY_POLICIES, 'strict'),
-        knownHostsPath: values['known-hosts'],
-        privateKey: values['ssh-private-key'] ? readFileSync(values['ssh-private-key'], 'utf8') : undefined,
-      },
-      artifactsDir: values['artifacts-dir'] ?? defaultArtifactsDir(),
-      offlineDir: values['offline-dir'],
-      useCache: false,
-      concurrency: positive('concurrency', values.concurrency, 10),
-      events: plainEvents(process.stderr),
-      signal: controller.signal,
-    })
-    logger.info(`${pipeline === 'create' ? 'deploy' : 'delete'} finished: ${result.changed} change(s), ${result.uploadedBytes} byte(s) uploaded`)
+    const redactor = new Redactor()
+    const consoleSink = cliConsoleSink(process.stderr, Boolean(process.stderr.isTTY), redactor)
+    let report: DeploymentReport | undefined
+    let failure: unknown
+    try {
+      const { result } = await deploy({
+        ...planRequest(values, logger, pipeline),
+        nodes: choice('nodes', values.nodes, ['target', 'ephemeral'] as const, 'target'),
+        connect: connectOptions(values),
+        artifactsDir: values['artifacts-dir'] ?? defaultArtifactsDir(),
+        offlineDir: values['offline-dir'],
+        useCache: false,
+        concurrency: positive('concurrency', values.concurrency, 10),
+        events: fanOut(consoleSink, { emit: (event) => report?.emit(event) }),
+        signal: controller.signal,
+        onPlan: ({ plan, loaded }) => {
+          redactor.addAll(loaded.secrets)
+          if (values.logs) report = DeploymentReport.open({ dir: values.logs, plan, redactor })
+        },
+        onFailure: (hosts, connectionOf) => diagnoseWith(report)(hosts, connectionOf),
+      })
+      const kubeconfig = result.shared.get(SHARED_KUBECONFIG_PATH)
+      if (typeof kubeconfig === 'string') logger.info(`kubeconfig: ${kubeconfig}`)
+      logger.info(`${pipeline === 'create' ? 'deploy' : 'delete'} finished: ${result.changed} change(s), ${result.uploadedBytes} byte(s) uploaded`)
+    } catch (error) {
+      failure = error
+      throw error
+    } finally {
+      consoleSink.close()
+      report?.finish({ error: failure })
+      if (report) logger.info(`logs: ${values.logs}`)
+    }
   }
 }
 
