@@ -1,10 +1,12 @@
-import { mkdir } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { dirname } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { Logger } from '../log.js'
-import { ChecksumMismatchError, writeVerified } from './verified-file.js'
+import { ChecksumMismatchError, HashingCounter, hashFilePrefix, temporaryPathFor } from './verified-file.js'
 
 export interface DownloadTuning {
   /** Tries per URL for transient failures (5xx, 429, 408, timeouts, resets, error pages). */
@@ -35,7 +37,8 @@ export const DEFAULT_DOWNLOAD_TUNING: DownloadTuning = {
 
 /** Why one try of one URL failed; `retryable` says whether the same URL is worth another try. */
 export class DownloadFailure extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly retryAfterMs?: number) {
+  /** `startOver`: what earlier tries kept cannot be continued; the next try starts from byte 0. */
+  constructor(message: string, readonly retryable: boolean, readonly retryAfterMs?: number, readonly startOver = false) {
     super(message)
     this.name = 'DownloadFailure'
   }
@@ -50,27 +53,49 @@ export interface DownloadRequest {
 }
 
 /**
- * Downloads `url` onto `target`, verified against `sha256` (see writeVerified), retrying transient
- * failures with backoff. Throws ChecksumMismatchError at once (another try of the same URL would
+ * Downloads `url` onto `target`, verified against `sha256`: the bytes go to a temporary file next
+ * to `target`, hashed as they arrive, and are renamed onto `target` only when the sum matches.
+ * Transient failures are retried with backoff, and a retry resumes where the last try stopped
+ * (a Range request; the bytes kept are hashed again from disk, so the sum always covers exactly
+ * what is in the file). Throws ChecksumMismatchError at once (another try of the same URL would
  * most likely give the same bytes) and DownloadFailure when the URL is given up on.
  */
 export async function downloadWithRetries(request: DownloadRequest, tuning: DownloadTuning, log: Logger): Promise<number> {
+  await mkdir(dirname(request.target), { recursive: true })
+  const partial: PartialFile = { path: temporaryPathFor(request.target) }
   let lastFailure: DownloadFailure | undefined
-  for (let attempt = 1; attempt <= tuning.attempts; attempt++) {
-    try {
-      return await downloadOnce(request, tuning, log)
-    } catch (error) {
-      if (error instanceof ChecksumMismatchError) throw error
-      const failure = asDownloadFailure(error)
-      lastFailure = failure
-      if (!failure.retryable || attempt === tuning.attempts) break
-      const delay = retryDelayMs(attempt, failure, tuning)
-      if (delay === undefined) break
-      log.info(`${request.label}: ${failure.message}; retrying in ${(delay / 1000).toFixed(1)} s (try ${attempt + 1} of ${tuning.attempts})`)
-      await sleep(delay)
+  try {
+    for (let attempt = 1; attempt <= tuning.attempts; attempt++) {
+      try {
+        return await downloadOnce(request, partial, tuning, log)
+      } catch (error) {
+        if (error instanceof ChecksumMismatchError) throw error
+        const failure = asDownloadFailure(error)
+        lastFailure = failure
+        if (failure.startOver) await forget(partial)
+        if (!failure.retryable || attempt === tuning.attempts) break
+        const delay = retryDelayMs(attempt, failure, tuning)
+        if (delay === undefined) break
+        log.info(`${request.label}: ${failure.message}; retrying in ${(delay / 1000).toFixed(1)} s (try ${attempt + 1} of ${tuning.attempts})`)
+        await sleep(delay)
+      }
     }
+  } finally {
+    await rm(partial.path, { force: true })
   }
   throw lastFailure ?? new DownloadFailure('no attempt made', false)
+}
+
+async function forget(partial: PartialFile): Promise<void> {
+  await rm(partial.path, { force: true })
+  partial.validator = undefined
+}
+
+/** What earlier tries of one URL left on disk. */
+interface PartialFile {
+  path: string
+  /** The strong ETag (or Last-Modified) of the response the bytes came from, for If-Range. */
+  validator?: string
 }
 
 function retryDelayMs(attempt: number, failure: DownloadFailure, tuning: DownloadTuning): number | undefined {
@@ -90,14 +115,21 @@ function asDownloadFailure(error: unknown): DownloadFailure {
   return new DownloadFailure(code ? `${code} (${message})` : message, true)
 }
 
-async function downloadOnce(request: DownloadRequest, tuning: DownloadTuning, log: Logger): Promise<number> {
-  await mkdir(dirname(request.target), { recursive: true })
+async function downloadOnce(request: DownloadRequest, partial: PartialFile, tuning: DownloadTuning, log: Logger): Promise<number> {
+  const kept = await fileSize(partial.path)
+  const headers: Record<string, string> = kept > 0
+    ? { range: `bytes=${kept}-`, ...(partial.validator ? { 'if-range': partial.validator } : {}) }
+    : {}
   const watchdog = new StallWatchdog(tuning.stallTimeoutMs)
   try {
-    const response = await getFollowingRedirects(request.url, tuning.maxRedirects, watchdog)
-    checkResponse(response)
-    const expectedLength = contentLength(response)
-    const progress = new ProgressReporter(request.label, expectedLength, tuning, log)
+    const response = await getFollowingRedirects(request.url, headers, tuning.maxRedirects, watchdog)
+    const offset = checkResponse(response, kept)
+    partial.validator = validatorOf(response)
+    // Hashed before the body is piped anywhere: nothing can fail unheard during this await.
+    const counter = new HashingCounter(await hashFilePrefix(partial.path, offset), offset)
+    const remaining = contentLength(response)
+    const total = remaining === undefined ? undefined : offset + remaining
+    const progress = new ProgressReporter(request.label, total, offset, tuning, log)
     const counted = new PassThrough()
     response.on('data', (chunk: Buffer) => {
       watchdog.touch()
@@ -108,7 +140,7 @@ async function downloadOnce(request: DownloadRequest, tuning: DownloadTuning, lo
     response.on('error', (error) => counted.destroy(error))
     watchdog.onStall(() => counted.destroy(new DownloadFailure(`no data for ${tuning.stallTimeoutMs / 1000} s`, true)))
     try {
-      const bytes = await writeVerifiedChecked(counted, request, expectedLength)
+      const bytes = await appendAndVerify(counted, counter, request, partial, total)
       progress.done(bytes)
       return bytes
     } finally {
@@ -120,31 +152,70 @@ async function downloadOnce(request: DownloadRequest, tuning: DownloadTuning, lo
   }
 }
 
-/** A short body is a truncation (retry), not a checksum mismatch: check the length before the sum. */
-async function writeVerifiedChecked(body: PassThrough, request: DownloadRequest, expectedLength: number | undefined): Promise<number> {
-  try {
-    return await writeVerified(body, request.target, request.sha256, request.url)
-  } catch (error) {
-    if (error instanceof ChecksumMismatchError && expectedLength !== undefined && error.bytes !== expectedLength) {
-      throw new DownloadFailure(`got ${error.bytes} of ${expectedLength} bytes`, true)
-    }
-    throw error
+/**
+ * Writes the body into the partial file after the bytes `counter` has hashed, and renames it onto the target when the
+ * whole file is there and its sum matches. A short body keeps the partial file for the next try.
+ */
+async function appendAndVerify(body: PassThrough, counter: HashingCounter, request: DownloadRequest, partial: PartialFile, total: number | undefined): Promise<number> {
+  const append = counter.bytes > 0
+  await pipeline(body, counter, createWriteStream(partial.path, append ? { flags: 'a' } : { flags: 'w', mode: 0o644 }))
+  if (total !== undefined && counter.bytes !== total) throw new DownloadFailure(`got ${counter.bytes} of ${total} bytes`, true)
+  const actual = counter.digest()
+  if (actual !== request.sha256.toLowerCase()) {
+    await forget(partial)
+    throw new ChecksumMismatchError(request.url, request.sha256, actual, counter.bytes)
   }
+  await rename(partial.path, request.target)
+  return counter.bytes
 }
 
-function checkResponse(response: IncomingMessage): void {
+/** The offset the body starts at: 0 for a whole file, `kept` for a resumed one. Throws for an error answer. */
+function checkResponse(response: IncomingMessage, kept: number): number {
   const status = response.statusCode ?? 0
+  if (status === 206) {
+    const start = /^bytes (\d+)-/.exec(String(response.headers['content-range'] ?? ''))?.[1]
+    if (kept > 0 && Number(start) === kept) return checkContentType(response, kept)
+    response.resume()
+    throw new DownloadFailure(`the server resumed at ${start ?? 'an unknown offset'} instead of ${kept}`, true, undefined, true)
+  }
+  if (status === 416 && kept > 0) {
+    // What we kept is not a prefix the server can continue (the file changed or was complete): start over.
+    response.resume()
+    throw new DownloadFailure('the server cannot resume this file; starting over', true, undefined, true)
+  }
   if (status !== 200) {
     response.resume()
     const retryable = status >= 500 || status === 429 || status === 408
     throw new DownloadFailure(`HTTP ${status}`, retryable, retryable ? parseRetryAfter(response.headers['retry-after']) : undefined)
   }
-  // A 200 with a page in place of a binary is an error page (KubeKey once saved a CDN's JSON error
-  // as a .tgz). No artifact we fetch is HTML, JSON or XML.
+  return checkContentType(response, 0)
+}
+
+/**
+ * A 200 with a page in place of a binary is an error page (KubeKey once saved a CDN's JSON error
+ * as a .tgz). No artifact we fetch is HTML, JSON or XML.
+ */
+function checkContentType(response: IncomingMessage, offset: number): number {
   const type = (response.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
   if (/^(text\/html|application\/json|application\/xml|text\/xml|application\/problem\+json)$/.test(type)) {
     response.resume()
-    throw new DownloadFailure(`the server answered 200 with a ${type} page instead of the file`, true)
+    throw new DownloadFailure(`the server answered ${response.statusCode} with a ${type} page instead of the file`, true)
+  }
+  return offset
+}
+
+/** Only strong validators may be used with If-Range. */
+function validatorOf(response: IncomingMessage): string | undefined {
+  const etag = response.headers.etag
+  if (etag && !etag.startsWith('W/')) return etag
+  return response.headers['last-modified']
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size
+  } catch {
+    return 0
   }
 }
 
@@ -162,10 +233,10 @@ export function parseRetryAfter(header: string | string[] | undefined): number |
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
 
-async function getFollowingRedirects(url: string, maxRedirects: number, watchdog: StallWatchdog): Promise<IncomingMessage> {
+async function getFollowingRedirects(url: string, headers: Record<string, string>, maxRedirects: number, watchdog: StallWatchdog): Promise<IncomingMessage> {
   let current = url
   for (let hop = 0; hop <= maxRedirects; hop++) {
-    const response = await get(current, watchdog)
+    const response = await get(current, headers, watchdog)
     const status = response.statusCode ?? 0
     const location = response.headers.location
     if (status >= 300 && status < 400 && location) {
@@ -178,12 +249,12 @@ async function getFollowingRedirects(url: string, maxRedirects: number, watchdog
   throw new DownloadFailure(`more than ${maxRedirects} redirects`, false)
 }
 
-function get(url: string, watchdog: StallWatchdog): Promise<IncomingMessage> {
+function get(url: string, headers: Record<string, string>, watchdog: StallWatchdog): Promise<IncomingMessage> {
   const parsed = new URL(url)
   const requestFn = parsed.protocol === 'https:' ? httpsRequest : parsed.protocol === 'http:' ? httpRequest : undefined
   if (!requestFn) return Promise.reject(new DownloadFailure(`unsupported URL scheme ${parsed.protocol}`, false))
   return new Promise((resolve, reject) => {
-    const req: ClientRequest = requestFn(parsed, { headers: { 'user-agent': 'kk-action', accept: '*/*' } }, resolve)
+    const req: ClientRequest = requestFn(parsed, { headers: { 'user-agent': 'kk-action', accept: '*/*', ...headers } }, resolve)
     watchdog.touch()
     watchdog.onStall(() => req.destroy(new DownloadFailure(`no answer for ${watchdog.timeoutMs / 1000} s`, true)))
     req.on('error', reject)
@@ -219,7 +290,11 @@ class ProgressReporter {
   private timer: NodeJS.Timeout
   private reported = false
 
-  constructor(private readonly label: string, private readonly total: number | undefined, private readonly tuning: DownloadTuning, private readonly log: Logger) {
+  constructor(
+    private readonly label: string, private readonly total: number | undefined, private readonly bytesAtStart: number,
+    private readonly tuning: DownloadTuning, private readonly log: Logger,
+  ) {
+    this.bytes = bytesAtStart
     this.timer = setTimeout(() => this.tick(), tuning.progressAfterMs)
   }
 
@@ -245,7 +320,8 @@ class ProgressReporter {
     this.reported = true
     const seconds = (Date.now() - this.started) / 1000
     const of = this.total ? ` of ${mebibytes(this.total)}` : ''
-    this.log.info(`${this.label}: ${verb} ${mebibytes(this.bytes)}${of} in ${seconds.toFixed(1)} s (${mebibytes(this.bytes / Math.max(seconds, 0.001))}/s)`)
+    const rate = (this.bytes - this.bytesAtStart) / Math.max(seconds, 0.001)
+    this.log.info(`${this.label}: ${verb} ${mebibytes(this.bytes)}${of} in ${seconds.toFixed(1)} s (${mebibytes(rate)}/s)`)
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { dirname, isAbsolute, relative, resolve } from 'node:path'
@@ -15,8 +15,10 @@ export class ChecksumMismatchError extends Error {
 
 /** A pass-through stream that hashes and counts what flows through it. */
 export class HashingCounter extends Transform {
-  private readonly hash = createHash('sha256')
-  bytes = 0
+  /** Starts from `hash` and `bytes` when earlier bytes of the same file were hashed already. */
+  constructor(private readonly hash = createHash('sha256'), public bytes = 0) {
+    super()
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.hash.update(chunk)
@@ -61,9 +63,16 @@ export async function copyVerified(sourceFile: string, target: string, expectedS
 }
 
 export async function sha256OfFile(file: string): Promise<string> {
+  return (await hashFilePrefix(file, Number.POSITIVE_INFINITY)).digest('hex')
+}
+
+/** A running sha256 over the first `bytes` bytes of `file` (all of it for Infinity). */
+export async function hashFilePrefix(file: string, bytes: number): Promise<Hash> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
+  if (bytes <= 0) return hash
+  const end = Number.isFinite(bytes) ? bytes - 1 : undefined
+  for await (const chunk of createReadStream(file, { end })) hash.update(chunk as Buffer)
+  return hash
 }
 
 /**

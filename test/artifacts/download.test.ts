@@ -115,6 +115,17 @@ describe('mirror faults', () => {
     expect(result.source).toBe('mirror')
     expect(sha256Hex(await readFile(result.path))).toBe(kubeadm.planned.sha256)
     expect(mirror.requests.map((request) => request.fault ?? 'ok')).toEqual(['truncate', 'truncate', 'ok'])
+    // Each retry asks for the rest only; the faulty answers ignore that (200 from byte 0), the last one resumes.
+    expect(mirror.requests.map((request) => [request.range, request.status])).toEqual([[undefined, 200], ['bytes=1000-', 200], ['bytes=1000-', 206]])
+    expect(mirror.requests[2].bytes).toBe(kubeadm.content.length - 1000)
+  })
+
+  it('a reset in the middle of the body resumes where it stopped, and the sum covers the whole file', async () => {
+    mirror.fault(kubeadm.planned.path, { kind: 'reset', afterBytes: 100_000, times: 1 })
+    const result = await resolveKubeadm()
+    expect(sha256Hex(await readFile(result.path))).toBe(kubeadm.planned.sha256)
+    const [first, second] = mirror.requests
+    expect(second).toMatchObject({ status: 206, range: `bytes=${first.bytes}-`, bytes: kubeadm.content.length - first.bytes })
   })
 
   it('a connection reset, before the headers and in the middle of the body, is retried', async () => {

@@ -64,6 +64,24 @@ describe('the local mirror', () => {
   })
 })
 
+describe('ranges', () => {
+  it('answers `Range: bytes=N-` with 206 and the rest, unless If-Range names another version', async () => {
+    const whole = await fetch(`${mirror.url}${PATH}`)
+    const etag = whole.headers.get('etag')!
+    await whole.arrayBuffer()
+    const rest = await fetch(`${mirror.url}${PATH}`, { headers: { range: 'bytes=99000-', 'if-range': etag } })
+    expect(rest.status).toBe(206)
+    expect(rest.headers.get('content-range')).toBe('bytes 99000-99999/100000')
+    expect(Buffer.from(await rest.arrayBuffer()).equals(content.subarray(99000))).toBe(true)
+    const changed = await fetch(`${mirror.url}${PATH}`, { headers: { range: 'bytes=99000-', 'if-range': '"another"' } })
+    expect(changed.status).toBe(200)
+    expect((await changed.arrayBuffer()).byteLength).toBe(100_000)
+    const beyond = await fetch(`${mirror.url}${PATH}`, { headers: { range: 'bytes=100000-' } })
+    expect(beyond.status).toBe(416)
+    await beyond.arrayBuffer()
+  })
+})
+
 describe('checksumsDocument', () => {
   it('groups sums by name, version and arch', () => {
     expect(checksumsDocument([

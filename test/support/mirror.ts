@@ -40,6 +40,8 @@ export interface MirrorRequest {
   /** Body bytes written to the socket. */
   bytes: number
   fault?: MirrorFault['kind']
+  /** The Range header, when the client sent one. */
+  range?: string
 }
 
 export interface Mirror {
@@ -73,6 +75,7 @@ export async function startMirror(options: MirrorOptions = {}): Promise<Mirror> 
 
   const server = createServer((req, res) => {
     const record: MirrorRequest = { method: req.method ?? 'GET', path: new URL(req.url ?? '/', 'http://x').pathname, status: 0, bytes: 0 }
+    if (req.headers.range) record.range = req.headers.range
     requests.push(record)
     const filePath = filePathOf(record.path, prefix)
     const content = filePath === undefined ? undefined : files.get(filePath)
@@ -130,7 +133,7 @@ function serve(req: IncomingMessage, res: ServerResponse, record: MirrorRequest,
   const head = req.method === 'HEAD'
   switch (fault?.kind) {
     case undefined:
-      return sendBody(res, record, content, head)
+      return sendBody(res, record, content, head, resumeOffset(req, content))
     case 'status':
       return sendStatus(res, record, fault)
     case 'redirect':
@@ -145,10 +148,10 @@ function serve(req: IncomingMessage, res: ServerResponse, record: MirrorRequest,
       return sendText(res, record, 200, type, page)
     }
     case 'wrong-file':
-      return sendBody(res, record, Buffer.from(content.map((byte) => byte ^ 0x5a)), head)
+      return sendBody(res, record, Buffer.from(content.map((byte) => byte ^ 0x5a)), head, resumeOffset(req, content))
     case 'truncate': {
       const bytes = Math.min(fault.bytes ?? Math.floor(content.length / 2), content.length - 1)
-      writeHeaders(res, record, content.length)
+      writeHeaders(res, record, content.length, etagOf(content))
       return writeThen(res, record, content.subarray(0, bytes), () => res.socket?.destroy())
     }
     case 'reset': {
@@ -157,25 +160,38 @@ function serve(req: IncomingMessage, res: ServerResponse, record: MirrorRequest,
         record.status = -1
         return void res.socket?.resetAndDestroy()
       }
-      writeHeaders(res, record, content.length)
+      writeHeaders(res, record, content.length, etagOf(content))
       return writeThen(res, record, content.subarray(0, afterBytes), () => res.socket?.resetAndDestroy())
     }
     case 'no-answer':
       return
     case 'stall':
-      writeHeaders(res, record, content.length)
+      writeHeaders(res, record, content.length, etagOf(content))
       // Nothing more is written; the client's stall timeout has to notice. stop() closes the socket.
       return writeThen(res, record, content.subarray(0, fault.afterBytes ?? 0), () => undefined)
     case 'slow':
-      writeHeaders(res, record, content.length)
+      writeHeaders(res, record, content.length, etagOf(content))
       return trickle(res, record, content, fault.bytesPerSecond)
   }
 }
 
-function writeHeaders(res: ServerResponse, record: MirrorRequest, length: number): void {
+function writeHeaders(res: ServerResponse, record: MirrorRequest, length: number, etag?: string): void {
   record.status = 200
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(length) })
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(length), ...(etag ? { etag } : {}) })
   res.flushHeaders()
+}
+
+function etagOf(content: Buffer): string {
+  return `"${sha256Hex(content).slice(0, 16)}"`
+}
+
+/** The start of an honoured `Range: bytes=N-` (with a matching If-Range, if any), else undefined. */
+function resumeOffset(req: IncomingMessage, content: Buffer): number | undefined {
+  const start = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1]
+  if (start === undefined) return undefined
+  const ifRange = req.headers['if-range']
+  if (ifRange !== undefined && ifRange !== etagOf(content)) return undefined
+  return Number(start)
 }
 
 function writeThen(res: ServerResponse, record: MirrorRequest, chunk: Buffer, then: () => void): void {
@@ -203,10 +219,22 @@ function trickle(res: ServerResponse, record: MirrorRequest, content: Buffer, by
   res.on('close', () => clearInterval(timer))
 }
 
-function sendBody(res: ServerResponse, record: MirrorRequest, content: Buffer, head: boolean): void {
-  writeHeaders(res, record, content.length)
-  if (!head) record.bytes = content.length
-  res.end(head ? undefined : content)
+function sendBody(res: ServerResponse, record: MirrorRequest, content: Buffer, head: boolean, offset?: number): void {
+  if (offset !== undefined && offset >= content.length) {
+    return sendText(res, record, 416, 'text/plain', 'range not satisfiable\n', { 'content-range': `bytes */${content.length}` })
+  }
+  const body = offset === undefined ? content : content.subarray(offset)
+  if (offset === undefined) {
+    writeHeaders(res, record, content.length, etagOf(content))
+  } else {
+    record.status = 206
+    res.writeHead(206, {
+      'content-type': 'application/octet-stream', 'content-length': String(body.length), etag: etagOf(content),
+      'content-range': `bytes ${offset}-${content.length - 1}/${content.length}`,
+    })
+  }
+  if (!head) record.bytes = body.length
+  res.end(head ? undefined : body)
 }
 
 function sendStatus(res: ServerResponse, record: MirrorRequest, fault: Extract<MirrorFault, { kind: 'status' }>): void {
