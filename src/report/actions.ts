@@ -38,6 +38,8 @@ export function startActionReport(plan: Plan, redactor: Redactor): ActionReport 
 export async function finishActionReport(report: DeploymentReport, outcome: ReportOutcome): Promise<void> {
   const logs = { artifactName: logsArtifactName(core.getInput('logs-artifact'), process.env, core.getInput('matrix')), ...outcome.logs }
   await writeJobSummary(report.finish({ ...outcome, logs }))
+  const problem = report.writeProblem()
+  if (problem) core.warning(problem)
 }
 
 /** Main step: the `logs-dir` output, and the state the post step reads. */

@@ -26,6 +26,13 @@ export interface ReportOptions {
   redactor: Redactor
 }
 
+export interface DiagnoseOptions extends DiagnosticsOptions {
+  /** Hosts diagnosed at once (default 4). */
+  parallel?: number
+  /** For opening a failing host's connection (default 30 s). */
+  connectTimeoutMs?: number
+}
+
 export interface ReportOutcome {
   /** The error that ended the run, if any (a PipelineError's per-host detail is in the events already). */
   error?: unknown
@@ -44,13 +51,32 @@ export class DeploymentReport implements EventSink {
   private readonly writer: LogsWriter
   private readonly sink: EventSink
   private finished = false
+  private problem?: string
 
   private constructor(readonly dir: string, private readonly plan: Plan | undefined, private readonly redactor: Redactor) {
     this.record = new RunRecord(plan)
     this.writer = new LogsWriter(dir, redactor)
-    const record = this.record
-    const writer = this.writer
-    this.sink = redactEvents(redactor, { emit: (event) => { record.emit(event); writer.emit(event) } })
+    this.sink = redactEvents(redactor, {
+      emit: (event) => {
+        this.record.emit(event)
+        this.guarded(() => this.writer.emit(event))
+      },
+    })
+  }
+
+  /** Why the logs directory stopped being written (a full disk...), if it did: worth a warning, never a failed deploy. */
+  writeProblem(): string | undefined {
+    return this.problem
+  }
+
+  /** File writes must not break the pipeline that emits the events: the first failure stops them. */
+  private guarded(write: () => void): void {
+    if (this.problem) return
+    try {
+      write()
+    } catch (error) {
+      this.problem = `the logs directory ${this.dir} could not be written: ${errorText(error)}`
+    }
   }
 
   static open(options: ReportOptions): DeploymentReport {
@@ -72,7 +98,7 @@ export class DeploymentReport implements EventSink {
    * Diagnostics of every failing host (a few at a time), into hosts/<host>/diagnostics.log. Never
    * throws: a host that cannot be reached gets a diagnostics.log that says so.
    */
-  async diagnose(connect: (host: string) => Promise<Connection>, options: DiagnosticsOptions & { parallel?: number } = {}): Promise<void> {
+  async diagnose(connect: (host: string) => Promise<Connection>, options: DiagnoseOptions = {}): Promise<void> {
     const hosts = this.failingHosts()
     const parallel = Math.max(1, options.parallel ?? 4)
     for (let i = 0; i < hosts.length; i += parallel) {
@@ -80,13 +106,12 @@ export class DeploymentReport implements EventSink {
     }
   }
 
-  private async diagnoseHost(host: string, connect: (host: string) => Promise<Connection>, options: DiagnosticsOptions): Promise<void> {
+  private async diagnoseHost(host: string, connect: (host: string) => Promise<Connection>, options: DiagnoseOptions): Promise<void> {
     let connection: Connection
     try {
-      connection = await connect(host)
+      connection = await withTimeout(connect(host), options.connectTimeoutMs ?? 30_000)
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      this.writer.writeHostFile(host, 'diagnostics.log', `# diagnostics of ${host}: no connection (${message})\n`)
+      this.guarded(() => this.writer.writeHostFile(host, 'diagnostics.log', `# diagnostics of ${host}: no connection (${errorText(error)})\n`))
       return
     }
     await collectDiagnostics(connection, host, this.dir, this.redactor, options)
@@ -103,11 +128,27 @@ export class DeploymentReport implements EventSink {
     }))
     if (!this.finished) {
       this.finished = true
-      this.writer.close()
+      try {
+        this.writer.close()
+      } catch {
+        // Closing is best effort; what could not be written is already in writeProblem().
+      }
     }
-    this.writer.writeFile('summary.md', markdown)
+    try {
+      this.writer.writeFile('summary.md', markdown)
+    } catch (error) {
+      this.problem ??= `summary.md could not be written in ${this.dir}: ${errorText(error)}`
+    }
     return markdown
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${(ms / 1000).toFixed(1)} s`)), ms)
+  })
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
 }
 
 function errorText(error: unknown): string {

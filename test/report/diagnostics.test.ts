@@ -122,6 +122,16 @@ describe('diagnostics without a node', () => {
       .toBe('# diagnostics of ../node2: no connection (connect ECONNREFUSED 10.0.0.3:22)\n')
   })
 
+  it('gives up on a connection that does not open in time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kk-diag-'))
+    const report = DeploymentReport.open({ dir, redactor: new Redactor() })
+    report.emit({ time: '2026-11-27T00:00:00.000Z', type: 'task-end', module: 'etcd', task: 'start', host: 'node3', status: 'failed', durationMs: 5, attempt: 1 })
+    const started = Date.now()
+    await report.diagnose(() => new Promise(() => {}), { connectTimeoutMs: 200 })
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(readFileSync(join(dir, 'hosts/node3/diagnostics.log'), 'utf8')).toBe('# diagnostics of node3: no connection (no connection within 0.2 s)\n')
+  })
+
   it('picks the pods that are not ready from kubectl\'s columns', () => {
     expect(notReadyPods([
       'kube-system   a   Running     true,true',

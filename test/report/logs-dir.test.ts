@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -134,6 +134,20 @@ describe('a run that is killed before the report finishes', () => {
     expect(readFileSync(join(dir, 'hosts', safeFileName('../../escape'), 'containerd.log'), 'utf8'))
       .toMatch(/task "install containerd" failed after 0\.03 s(.|\n)*started \(attempt 2\)(.|\n)*exit 1 after(.|\n)*failed after/)
     expect(readdirSync(dir).sort()).toEqual(['events.ndjson', 'hosts', 'plan.json'])
+  })
+})
+
+describe('a logs directory that cannot be written', () => {
+  it('never breaks the pipeline that emits into it: the first failure is kept for a warning, the summary still comes back', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kk-report-'))
+    const report = DeploymentReport.open({ dir, plan: samplePlan(), redactor: new Redactor() })
+    rmSync(join(dir, 'hosts'), { recursive: true })
+    writeFileSync(join(dir, 'hosts'), 'not a directory') // like a full or vanished disk: every host file fails
+    for (const event of failingRun()) report.emit(event)
+    expect(report.writeProblem()).toMatch(/^the logs directory .* could not be written: (ENOTDIR|EEXIST)/)
+    expect(report.failingHosts()).toEqual(['../../escape'])
+    expect(report.finish()).toContain('failed in module `containerd`')
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain('failed in module `containerd`')
   })
 })
 
