@@ -23,6 +23,8 @@ export interface ConnectOptions {
   /** The ssh-password input: used for hosts that set no password (login, keyboard-interactive and sudo). */
   sshPassword?: string
   connectTimeoutMs?: number
+  /** SSH keepalive period; a host that stops answering 3 of them in a row is reported lost. */
+  keepaliveIntervalMs?: number
   retries?: number
   retryBaseDelayMs?: number
   maxChannels?: number
@@ -38,6 +40,7 @@ export function settingsFrom(options: ConnectOptions): SshSettings {
     hostKeyPolicy: options.hostKeyPolicy,
     knownHostsPath: options.knownHostsPath ?? join(homedir(), '.ssh', 'known_hosts'),
     connectTimeoutMs: options.connectTimeoutMs,
+    keepaliveIntervalMs: options.keepaliveIntervalMs,
     retries: options.retries,
     retryBaseDelayMs: options.retryBaseDelayMs,
     maxChannels: options.maxChannels,
@@ -92,8 +95,13 @@ function expandHome(path: string): string {
 /** Opens one host now (connect errors surface here). Bastions are opened for this host alone. */
 export async function connectHost(host: Host, options: ConnectOptions): Promise<SshConnection> {
   const pool = new ConnectionPool(options)
-  const connection = await pool.get(host)
-  return connection as SshConnection
+  const connection = (await pool.get(host)) as SshConnection
+  const closeHost = connection.close.bind(connection)
+  connection.close = async () => {
+    await closeHost()
+    pool.closeBastions()
+  }
+  return connection
 }
 
 /** Opens every host (and every bastion) at most once; `closeAll` at the end of the run. */
@@ -155,9 +163,12 @@ export class ConnectionPool {
   async closeAll(): Promise<void> {
     const opened = await Promise.allSettled([...this.connections.values()])
     await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)))
-    const jumps = await Promise.allSettled([...this.bastions.values()])
-    for (const jump of jumps) if (jump.status === 'fulfilled') jump.value.end()
     this.connections.clear()
+    this.closeBastions()
+  }
+
+  closeBastions(): void {
+    for (const jump of this.bastions.values()) jump.then((client) => client.end(), () => undefined)
     this.bastions.clear()
   }
 }

@@ -1,6 +1,7 @@
 import type { ExecResult, OutputStream } from './connection.js'
 
 const MAX_KEPT = 1024 * 1024
+const MAX_LINE = 64 * 1024
 
 /** Replaces every secret in a text with `***` (the sudo password must never reach a log or error). */
 export function redact(text: string, secrets: readonly string[]): string {
@@ -23,18 +24,27 @@ export class OutputCollector {
   ) {}
 
   push(stream: OutputStream, chunk: Buffer | string): void {
-    const text = this.partial[stream] + chunk.toString()
-    const lines = text.split('\n')
-    this.partial[stream] = lines.pop() ?? ''
-    for (const line of lines) this.emit(stream, line + '\n')
+    const text = chunk.toString()
+    const lastNewline = text.lastIndexOf('\n')
+    if (lastNewline < 0) {
+      this.partial[stream] += text
+      // A very long line (or binary output) is passed on in pieces instead of growing without bound.
+      if (this.partial[stream].length > MAX_LINE) this.flushPartial(stream)
+      return
+    }
+    const complete = this.partial[stream] + text.slice(0, lastNewline)
+    this.partial[stream] = text.slice(lastNewline + 1)
+    for (const line of complete.split('\n')) this.emit(stream, line + '\n')
+  }
+
+  private flushPartial(stream: OutputStream): void {
+    if (this.partial[stream]) this.emit(stream, this.partial[stream])
+    this.partial[stream] = ''
   }
 
   result(code: number): ExecResult {
-    for (const stream of ['stdout', 'stderr'] as const) {
-      if (this.partial[stream]) this.emit(stream, this.partial[stream])
-      this.partial[stream] = ''
-    }
-    return { code, stdout: this.kept.stdout, stderr: this.kept.stderr }
+    for (const stream of ['stdout', 'stderr'] as const) this.flushPartial(stream)
+    return { code, stdout: this.tail('stdout'), stderr: this.tail('stderr') }
   }
 
   /** The last line written to stderr, for error messages. */
@@ -46,7 +56,13 @@ export class OutputCollector {
   private emit(stream: OutputStream, text: string): void {
     const clean = redact(text, this.secrets)
     this.onLine?.(stream, clean.replace(/\r?\n$/, ''))
-    const kept = this.kept[stream] + clean
-    this.kept[stream] = kept.length > MAX_KEPT ? kept.slice(kept.length - MAX_KEPT) : kept
+    this.kept[stream] += clean
+    // Trimmed only when twice over the cap, so a long output costs linear time.
+    if (this.kept[stream].length > 2 * MAX_KEPT) this.kept[stream] = this.tail(stream)
+  }
+
+  private tail(stream: OutputStream): string {
+    const kept = this.kept[stream]
+    return kept.length > MAX_KEPT ? kept.slice(kept.length - MAX_KEPT) : kept
   }
 }

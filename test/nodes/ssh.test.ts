@@ -164,6 +164,25 @@ describe.skipIf(skip)('SSH connections against real sshd in test nodes', () => {
       await nodes.restart('node3')
     })
 
+    it('a node that goes silent (link down) mid-command is reported lost within the keepalive window', async () => {
+      const node = nodes.node('node1')
+      const connection = await connectHost(hostFor(nodes, 'node1', 'root'), { ...strict, keepaliveIntervalMs: 500 })
+      const running = connection.exec(sh`sleep 60`, { timeoutMs: 30_000 }).catch((e: unknown) => e)
+      await sleep(300)
+      const started = Date.now()
+      execFileSync('ip', ['link', 'set', node.hostInterface, 'down'])
+      try {
+        const error = await running
+        expect(error).toBeInstanceOf(UserError)
+        expect((error as Error).message).toMatch(/^host node1: SSH connection lost.* while running: sleep 60/)
+        expect(Date.now() - started).toBeLessThan(10_000)
+      } finally {
+        execFileSync('ip', ['link', 'set', node.hostInterface, 'master', nodes.bridgeInterface, 'up'])
+      }
+      expect((await connection.exec(sh`echo reconnected`)).stdout).toBe('reconnected\n')
+      await connection.close()
+    })
+
     it('times a command out per exec and keeps the connection usable', async () => {
       const connection = await connectHost(hostFor(nodes, 'node1', 'root'), strict)
       const started = Date.now()

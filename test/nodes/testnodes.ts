@@ -58,6 +58,7 @@ export interface TestNodes {
   password: string
   /** The runner's address on the nodes' bridge (what the nodes see as the client). */
   bridgeAddress: string
+  bridgeInterface: string
   init: InitKind
   workDir: string
   node(name: string): TestNode
@@ -114,7 +115,7 @@ export async function startTestNodes(options: StartOptions = {}): Promise<TestNo
   const prefix = options.prefix ?? `kt${process.pid.toString(36).slice(-5)}`
   if (prefix.length > 8) throw new Error(`test node prefix ${prefix} is longer than 8 characters`)
   const workDir = options.workDir ?? join(tmpdir(), `kk-testnodes-${prefix}`)
-  const init = options.init ?? 'systemd'
+  const requestedInit = options.init ?? (process.env.KK_TESTNODES_INIT as InitKind | undefined)
   const net = await createBridge(prefix)
   const cleanup = new Cleanup(prefix, net.bridge, workDir)
   try {
@@ -140,13 +141,39 @@ export async function startTestNodes(options: StartOptions = {}): Promise<TestNo
     const knownHostsPath = join(workDir, 'known_hosts')
     await writeFile(knownHostsPath, nodes.map((n, i) => `${n.address} ${hostKeys[i]}\n`).join(''))
     cleanup.nodes = nodes
-    await Promise.all(nodes.map((n) => launch(n, workDir, init, hierarchies, prefix)))
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000)
-    await Promise.all(nodes.map((n) => waitForSsh(n, deadline)))
-    return handle({ nodes, workDir, init, prefix, hierarchies, password, knownHostsPath, keyPath: login.path, privateKey: login.privateKey, bridgeAddress: net.hostAddress, cleanup })
+    const init = await boot(nodes, { workDir, hierarchies, prefix, requestedInit, readyTimeoutMs: options.readyTimeoutMs ?? 30_000 })
+    return handle({ nodes, workDir, init, prefix, hierarchies, password, knownHostsPath, keyPath: login.path, privateKey: login.privateKey, bridgeAddress: net.hostAddress, bridgeInterface: net.bridge, cleanup })
   } catch (error) {
     await cleanup.run()
     throw error
+  }
+}
+
+interface BootInput {
+  workDir: string
+  hierarchies: Hierarchy[]
+  prefix: string
+  requestedInit?: InitKind
+  readyTimeoutMs: number
+}
+
+/** systemd as PID 1; only when it cannot run here (and no init was asked for) tini, with a warning. */
+async function boot(nodes: TestNode[], input: BootInput): Promise<InitKind> {
+  const start = async (init: InitKind) => {
+    await Promise.all(nodes.map((n) => launch(n, input.workDir, init, input.hierarchies, input.prefix)))
+    const deadline = Date.now() + input.readyTimeoutMs
+    await Promise.all(nodes.map((n) => waitForSsh(n, deadline)))
+  }
+  const init = input.requestedInit ?? 'systemd'
+  try {
+    await start(init)
+    return init
+  } catch (error) {
+    if (input.requestedInit) throw error
+    await Promise.all(nodes.map((n) => killNode(n)))
+    console.warn(`test nodes: systemd could not run as PID 1 here, so the nodes run sshd under tini and systemctl will not work in them. systemd's failure: ${(error as Error).message}`)
+    await start('tini')
+    return 'tini'
   }
 }
 
@@ -161,6 +188,7 @@ interface HandleParts {
   keyPath: string
   privateKey: string
   bridgeAddress: string
+  bridgeInterface: string
   cleanup: Cleanup
 }
 
@@ -179,6 +207,7 @@ function handle(parts: HandleParts): TestNodes {
     users: USERS,
     password: parts.password,
     bridgeAddress: parts.bridgeAddress,
+    bridgeInterface: parts.bridgeInterface,
     init,
     workDir,
     node,
