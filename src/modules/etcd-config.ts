@@ -127,7 +127,7 @@ function needsUnsupportedArch(host: Host, version: string): boolean {
 
 /** systemd reads EnvironmentFile values verbatim up to the line end: refuse what would change the file's meaning. */
 function envLine(variable: string, value: string, field?: string): string {
-  if (!/^[A-Za-z0-9_.,:=/@\[\]+-]+$/.test(value)) {
+  if (!/^[A-Za-z0-9_.,:=/@[\]+-]+$/.test(value)) {
     throw new UserError(`${variable} would be "${value}", which etcd.env cannot hold`, { field },
       'Use letters, digits and . , : = / @ [ ] + - _ only')
   }

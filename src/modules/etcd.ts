@@ -9,7 +9,8 @@ import {
   ETCD_UNIT, ETCD_UNIT_FILE, etcdPorts, memberName, peerUrl, renderBackupScript, renderBackupService, renderBackupTimer,
   renderEtcdEnv, type Bootstrap,
 } from './etcd-config.js'
-import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type Member, type MemberState } from './etcd-remote.js'
+import { decideRoles, foreignMembers, foreignMembersMessage, type MemberRole } from './etcd-membership.js'
+import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
 import { defineModule } from './module.js'
 import { installFromArchive, putFile, putFiles } from './steps.js'
 
@@ -26,16 +27,10 @@ export const ETCD_SHARED_KEY = 'etcd'
 
 const START_TIMEOUT_MS = 120_000
 
-/** How one host takes part in this run. */
-type Role =
-  | { kind: 'member' } // has data: a running member, its bootstrap settings stay as they are
-  | { kind: 'bootstrap'; bootstrap: Bootstrap } // part of a new cluster (now, or one that has not formed yet)
-  | { kind: 'join' } // a host added to a healthy cluster: `etcdctl member add`, then start
-
 /** Facts gathered during one run of the module, shared by its tasks. */
 class EtcdRun {
   readonly states = new Map<string, MemberState>()
-  readonly roles = new Map<string, Role>()
+  roles = new Map<string, MemberRole>()
   /** Hosts where certificates, binaries, unit or environment changed: a running etcd must restart. */
   readonly touched = new Set<string>()
   /** Hosts that joined in this run, in order: the next joiner counts them as running members. */
@@ -57,7 +52,7 @@ class EtcdRun {
     return this.hosts.find((host) => this.state(host).caSha256) ?? this.hosts[0]
   }
 
-  hostsWhere(kind: Role['kind']): Host[] {
+  hostsWhere(kind: MemberRole['kind']): Host[] {
     return this.hosts.filter((host) => this.roles.get(host.name)?.kind === kind)
   }
 
@@ -81,49 +76,9 @@ async function inspect(run: EtcdRun, t: TaskContext): Promise<void> {
   run.states.set(t.host.name, await inspectMember(t))
 }
 
-/** Decides, from what the hosts said, which host bootstraps, which is a member already, which joins. */
-function assignRoles(run: EtcdRun): void {
-  checkSingleCA(run)
-  const ports = etcdPorts(run.ctx.config)
-  const withData = run.hosts.filter((host) => run.state(host).hasData)
-  const allHosts: Bootstrap = {
-    state: 'new',
-    initialCluster: run.hosts.map((host) => `${memberName(host)}=${peerUrl(host, ports)}`).join(','),
-  }
-  if (withData.length === 0) {
-    for (const host of run.hosts) run.roles.set(host.name, { kind: 'bootstrap', bootstrap: allHosts })
-    return
-  }
-  // A cluster bootstrapped as "new" whose other members never started: they still start as planned then.
-  const original = withData.map((host) => run.state(host).env).find((env) => env.state === 'new' && env.initialCluster)
-  for (const host of run.hosts) {
-    if (run.state(host).hasData) {
-      run.roles.set(host.name, { kind: 'member' })
-      continue
-    }
-    const planned = original?.initialCluster?.split(',').includes(`${memberName(host)}=${peerUrl(host, ports)}`)
-    run.roles.set(host.name, planned
-      ? { kind: 'bootstrap', bootstrap: { state: 'new', initialCluster: original!.initialCluster! } }
-      : { kind: 'join' })
-  }
-}
-
-function checkSingleCA(run: EtcdRun): void {
-  const byCA = new Map<string, string[]>()
-  for (const host of run.hosts) {
-    const sum = run.state(host).caSha256
-    if (sum) byCA.set(sum, [...(byCA.get(sum) ?? []), host.name])
-  }
-  if (byCA.size > 1) {
-    const groups = [...byCA.values()].map((names) => names.join(', ')).join(' | ')
-    throw new UserError(`the etcd hosts hold different CAs in ${certFiles.ca} (hosts sharing one: ${groups})`, {},
-      'An etcd cluster has one CA: copy ca.pem and ca-key.pem of the cluster to the other hosts, or reset those hosts')
-  }
-}
-
 /** Runs once, on the PKI source host: reads its certificates (if any) and issues what is missing. */
 async function preparePkiOnce(run: EtcdRun, t: TaskContext): Promise<void> {
-  assignRoles(run)
+  run.roles = decideRoles(run.hosts, run.states, etcdPorts(run.ctx.config))
   const existing = run.state(t.host).caSha256 ? await readPemFiles(t) : new Map<string, string>()
   const controlPlanes = run.ctx.hostsWithRole('control-plane')
   const pki = await preparePki(existing, wantedCerts(run.hosts, controlPlanes))
@@ -258,25 +213,12 @@ async function checkClusterHealth(run: EtcdRun, t: TaskContext): Promise<void> {
     const list = await t.exec(etcdctl(t.host, run.endpoints, ['member', 'list']), { allowFailure: true })
     if (list.code !== 0) return `etcd member list failed: ${lastLine(list.stderr)}`
     const members = parseMemberList(list.stdout)
-    const strangers = foreignMembers(run, members)
+    const strangers = foreignMembers(run.hosts, members, etcdPorts(run.ctx.config))
     if (strangers.length) throw new UserError(foreignMembersMessage(strangers), { host: t.host.name })
     const count = members.filter((member) => member.started).length
     if (count !== run.hosts.length) return `etcd has ${count} started member(s), expected ${run.hosts.length} (one per etcd host)`
     return undefined
   }, START_TIMEOUT_MS, 2000)
-}
-
-/** Members whose peer URL belongs to no etcd host of the config: waiting will not make them go. */
-function foreignMembers(run: EtcdRun, members: Member[]): Member[] {
-  const ports = etcdPorts(run.ctx.config)
-  const known = new Set(run.hosts.map((host) => peerUrl(host, ports)))
-  return members.filter((member) => !member.peerUrls.some((url) => known.has(url)))
-}
-
-function foreignMembersMessage(strangers: Member[]): string {
-  const described = strangers.map((m) => `${m.name || '(unstarted)'} ${m.id} at ${m.peerUrls.join(' ')}`).join(', ')
-  return `the etcd cluster has member(s) that are not etcd hosts in the config: ${described}. ` +
-    'Add those hosts to roleGroups.etcd, or remove the members with `etcdctl member remove <id>`'
 }
 
 /** KubeKey's backup schedule: a snapshot script, a oneshot service and a timer every backupPeriod minutes. */

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import type { Host } from '../../src/config/types.js'
 import { preparePki, wantedCerts, type PemFiles } from '../../src/modules/etcd-certs.js'
 import { onCalendar, renderBackupScript, renderEtcdEnv } from '../../src/modules/etcd-config.js'
-import { decryptOpensslEnc, parseMemberList } from '../../src/modules/etcd-remote.js'
+import { decideRoles, foreignMembers } from '../../src/modules/etcd-membership.js'
+import { decryptOpensslEnc, parseMemberList, type MemberState } from '../../src/modules/etcd-remote.js'
 import { makeConfig } from '../plan/make-config.js'
 
 const config = makeConfig({ controlPlanes: 3 })
@@ -129,5 +130,54 @@ describe('etcd remote helpers', () => {
     const wrong = (() => { try { return decryptOpensslEnc(encrypted, 'wrong').toString() } catch { return 'refused' } })()
     expect(wrong).not.toBe(secret)
     expect(() => decryptOpensslEnc(Buffer.from(secret), 'pass phrase')).toThrow(/did not send an encrypted listing/)
+  })
+})
+
+describe('etcd membership', () => {
+  const ports = { client: 2379, peer: 2380 }
+  const fresh: MemberState = { hasData: false, active: false, env: {} }
+  const states = (entries: Record<string, Partial<MemberState>>) =>
+    new Map(Object.entries(entries).map(([name, state]) => [name, { ...fresh, ...state }]))
+  const allThree = 'etcd-node1=https://10.0.0.1:2380,etcd-node2=https://10.0.0.2:2380,etcd-node3=https://10.0.0.3:2380'
+
+  it('bootstraps a new cluster of every etcd host when none has data', () => {
+    const roles = decideRoles([node1, node2, node3], states({ node1: {}, node2: {}, node3: {} }), ports)
+    for (const name of ['node1', 'node2', 'node3']) {
+      expect(roles.get(name)).toEqual({ kind: 'bootstrap', bootstrap: { state: 'new', initialCluster: allThree } })
+    }
+  })
+
+  it('keeps members with data and lets a host that was never part of the cluster join', () => {
+    const two = 'etcd-node1=https://10.0.0.1:2380,etcd-node2=https://10.0.0.2:2380'
+    const roles = decideRoles([node1, node2, node3], states({
+      node1: { hasData: true, active: true, env: { state: 'new', initialCluster: two } },
+      node2: { hasData: true, active: true, env: { state: 'new', initialCluster: two } },
+      node3: {},
+    }), ports)
+    expect(roles.get('node1')).toEqual({ kind: 'member' })
+    expect(roles.get('node2')).toEqual({ kind: 'member' })
+    expect(roles.get('node3')).toEqual({ kind: 'join' })
+  })
+
+  it('starts a planned initial member that never ran as part of the original bootstrap, not as a joiner', () => {
+    const roles = decideRoles([node1, node2, node3], states({
+      node1: { hasData: true, active: true, env: { state: 'new', initialCluster: allThree } },
+      node2: { hasData: true, active: true, env: { state: 'new', initialCluster: allThree } },
+      node3: {},
+    }), ports)
+    expect(roles.get('node3')).toEqual({ kind: 'bootstrap', bootstrap: { state: 'new', initialCluster: allThree } })
+  })
+
+  it('refuses hosts that hold different CAs, naming them', () => {
+    expect(() => decideRoles([node1, node2, node3], states({ node1: { caSha256: 'a' }, node2: { caSha256: 'b' }, node3: { caSha256: 'a' } }), ports))
+      .toThrow(/different CAs .*node1, node3 \| node2/)
+  })
+
+  it('finds members whose peer URL is no etcd host of the config', () => {
+    const members = parseMemberList([
+      '1, started, etcd-node1, https://10.0.0.1:2380, https://10.0.0.1:2379, false',
+      '2, started, etcd-old, https://10.0.0.9:2380, https://10.0.0.9:2379, false',
+    ].join('\n'))
+    expect(foreignMembers([node1, node2], members, ports).map((m) => m.name)).toEqual(['etcd-old'])
   })
 })
