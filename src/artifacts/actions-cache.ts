@@ -16,14 +16,16 @@ import { ChecksumMismatchError, copyVerified } from './verified-file.js'
  * - Matrix jobs that start a little later in the same run can already hit what an earlier job saved.
  * - A post step would have to carry the list of files over GITHUB_STATE and find them still on
  *   disk after the deploy and the cleanup; saving now needs neither.
- * The price is the upload on the resolution's critical path, only on a miss, and in parallel with
- * the other downloads.
+ * The price: resolution waits for the uploads, only on a miss, and they run beside the remaining
+ * downloads (see Layers.saves in resolve.ts).
  *
  * FAILURES: the service being absent, refusing, failing, rate-limiting or answering ok:false never
  * fails resolution. restoreCache swallows service errors itself (it logs them and returns
  * undefined, like a miss); what it or saveCache throws becomes a warning here. The library retries a
- * 5xx for ~31 s per call, so a lookup (or save) that took that long and failed switches this layer off for
- * the rest of the run, with one warning, instead of paying it again for every artifact.
+ * 5xx for ~31 s per call, so a lookup (or save) that took that long and failed switches this layer
+ * off for the rest of the run, with one warning, instead of paying it again for every artifact.
+ * The library also prints its own lines for these failures (core.warning, and core.error for a 5xx:
+ * an error annotation, though not a failed step); we cannot silence them.
  *
  * PATHS: the library derives the entry's `version` from the path strings it is given and stores
  * paths relative to GITHUB_WORKSPACE, so `stagingDir` must be the same in every job that should

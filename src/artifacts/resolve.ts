@@ -8,7 +8,7 @@ import { DEFAULT_DOWNLOAD_TUNING, mebibytes, type DownloadTuning } from './http-
 import { mapWithLimit } from './limit.js'
 import { restoreFromToolCache, saveToToolCache, toolCacheAvailable } from './tool-cache.js'
 import { artifactKey, type PlannedArtifact } from './types.js'
-import { pathInside, sha256OfFile } from './verified-file.js'
+import { joinSegments, pathInside, sha256OfFile } from './verified-file.js'
 
 /** `local`: a verified file already at the destination from an earlier run (only with `reuseExisting`). */
 export type ArtifactSource = 'local' | 'tool-cache' | 'actions-cache' | DownloadSourceKind
@@ -57,7 +57,12 @@ export interface ResolveOptions {
  */
 export async function resolveArtifacts(artifacts: PlannedArtifact[], options: ResolveOptions): Promise<ResolvedArtifact[]> {
   return resolveInto(artifacts, options, {
-    targetFor: (artifact) => join(options.dest, artifact.name, artifact.version, artifact.arch, artifact.file),
+    targetFor: (artifact) => {
+      // Versions can come from the user's config: never let one climb out of `dest`.
+      const target = joinSegments(options.dest, [artifact.name, artifact.version, artifact.arch, artifact.file])
+      if (!target) throw new UserError(`${artifactLabel(artifact)}: "${artifact.version}" / "${artifact.file}" cannot be used in a path`, { field: `artifacts.${artifact.name}` })
+      return target
+    },
     existingSource: options.reuseExisting ? 'local' : undefined,
   })
 }

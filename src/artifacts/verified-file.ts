@@ -75,6 +75,12 @@ export async function hashFilePrefix(file: string, bytes: number): Promise<Hash>
   return hash
 }
 
+/** `root` joined with plain name segments; undefined when a segment is empty, `.`/`..` or holds a separator. */
+export function joinSegments(root: string, segments: string[]): string | undefined {
+  const unsafe = segments.some((segment) => segment === '' || segment === '.' || segment === '..' || /[/\\\0]/.test(segment))
+  return unsafe ? undefined : resolve(root, ...segments)
+}
+
 /**
  * `root` joined with a URL path, refusing paths that would leave `root` (a checksums file may set
  * its own URL template, so the path is not fully ours).

@@ -135,6 +135,14 @@ describe('offline-dir', () => {
     expect(sha256Hex(await readFile(join(bundle, kubeadm.path)))).toBe(kubeadm.sha256)
   })
 
+  it('refuses a version that would climb out of the destination', async () => {
+    const [kubeadm] = planned()
+    const error = await resolveArtifacts([{ ...kubeadm, version: '..' }], options()).catch((caught: unknown) => caught)
+    expect(isUserError(error)).toBe(true)
+    expect((error as Error).message).toContain('cannot be used in a path')
+    expect(mirror.requests).toEqual([])
+  })
+
   it('refuses a URL path that would leave the bundle directory', async () => {
     const [kubeadm] = planned()
     const evil: PlannedArtifact = { ...kubeadm, path: '/release/%2e%2e/%2e%2e/%2e%2e/etc/evil' }
