@@ -11,7 +11,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -116,6 +116,7 @@ export async function startTestNodes(options: StartOptions = {}): Promise<TestNo
   if (prefix.length > 8) throw new Error(`test node prefix ${prefix} is longer than 8 characters`)
   const workDir = options.workDir ?? join(tmpdir(), `kk-testnodes-${prefix}`)
   const requestedInit = options.init ?? (process.env.KK_TESTNODES_INIT as InitKind | undefined)
+  recoverStale(prefix)
   const net = await createBridge(prefix)
   const cleanup = new Cleanup(prefix, net.bridge, workDir)
   try {
@@ -133,15 +134,17 @@ export async function startTestNodes(options: StartOptions = {}): Promise<TestNo
     for (const [i, name] of names.entries()) {
       const dir = join(workDir, name)
       const node: TestNode = { name, address: addresses[i], port: 22, pid: 0, upperDir: join(dir, 'upper'), netns: `${prefix}-${name}`, hostInterface: `${prefix}v${i}` }
-      await createNodeNetwork(node, node.hostInterface, net)
       cleanup.netns.push(node.netns)
+      await createNodeNetwork(node, node.hostInterface, net)
       hostKeys.push(await prepareUpper(node, dir, { login: login.publicKey, passwordHash, hostsLines, hierarchies }))
       nodes.push(node)
     }
     const knownHostsPath = join(workDir, 'known_hosts')
     await writeFile(knownHostsPath, nodes.map((n, i) => `${n.address} ${hostKeys[i]}\n`).join(''))
     cleanup.nodes = nodes
+    cleanup.save()
     const init = await boot(nodes, { workDir, hierarchies, prefix, requestedInit, readyTimeoutMs: options.readyTimeoutMs ?? 30_000 })
+    cleanup.save()
     return handle({ nodes, workDir, init, prefix, hierarchies, password, knownHostsPath, keyPath: login.path, privateKey: login.privateKey, bridgeAddress: net.hostAddress, bridgeInterface: net.bridge, cleanup })
   } catch (error) {
     await cleanup.run()
@@ -217,6 +220,7 @@ function handle(parts: HandleParts): TestNodes {
       const n = node(name)
       await killNode(n)
       await launch(n, workDir, init, hierarchies, prefix)
+      cleanup.save()
       await waitForSsh(n, Date.now() + 30_000)
     },
     async regenerateHostKey(name) {
@@ -505,12 +509,32 @@ function execInNode(node: TestNode, args: string[], input?: string): Promise<{ c
 
 // ---------------------------------------------------------------- teardown
 
-/** Removes exactly what startTestNodes made: its PID 1s, netns (with their veths), bridge, cgroups, work dir. */
+const STATE_DIR = '/run/kk-testnodes'
+
+interface CleanupState {
+  owner: number
+  prefix: string
+  bridge: string
+  workDir: string
+  netns: string[]
+  veths: string[]
+  pids: number[]
+}
+
+/**
+ * Removes exactly what startTestNodes made: its PID 1s, netns, veths, bridge, cgroups and work dir.
+ * Runs on stop(), on process exit and on SIGINT/SIGTERM/SIGHUP; a state file under /run lets the next
+ * start with the same prefix clean up after a process that was SIGKILLed.
+ */
 class Cleanup {
   nodes: TestNode[] = []
   netns: string[] = []
   private done = false
   private readonly onExit = () => this.runSync()
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.runSync()
+    process.kill(process.pid, signal)
+  }
 
   constructor(
     private readonly prefix: string,
@@ -518,6 +542,18 @@ class Cleanup {
     private readonly workDir: string,
   ) {
     process.once('exit', this.onExit)
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, this.onSignal)
+    this.save()
+  }
+
+  /** Records what to remove; call again whenever a node's PID 1 changes. */
+  save(): void {
+    const state: CleanupState = {
+      owner: process.pid, prefix: this.prefix, bridge: this.bridge, workDir: this.workDir,
+      netns: this.netns, veths: this.nodes.map((n) => n.hostInterface), pids: this.nodes.map((n) => n.pid).filter(Boolean),
+    }
+    mkdirSync(STATE_DIR, { recursive: true })
+    writeFileSync(statePath(this.prefix), JSON.stringify(state))
   }
 
   async run(): Promise<void> {
@@ -530,19 +566,50 @@ class Cleanup {
     if (this.done) return
     this.done = true
     process.removeListener('exit', this.onExit)
-    for (const node of this.nodes) if (node.pid && alive(node.pid)) process.kill(node.pid, 'SIGKILL')
-    const quiet = (cmd: string, args: string[]) => {
-      try {
-        execFileSync(cmd, args, { stdio: 'ignore' })
-      } catch {
-        // already gone
-      }
-    }
-    for (const ns of this.netns) quiet('ip', ['netns', 'del', ns])
-    quiet('ip', ['link', 'del', this.bridge])
-    quiet('bash', ['-c', `find /sys/fs/cgroup -depth -type d -path "*/${this.prefix}-node*" -exec rmdir {} + 2>/dev/null; true`])
-    quiet('rm', ['-rf', this.workDir])
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(signal, this.onSignal)
+    removeAll({
+      owner: process.pid, prefix: this.prefix, bridge: this.bridge, workDir: this.workDir, netns: this.netns,
+      veths: this.nodes.map((n) => n.hostInterface), pids: this.nodes.map((n) => n.pid).filter(Boolean),
+    })
   }
+}
+
+function statePath(prefix: string): string {
+  return join(STATE_DIR, `${prefix}.json`)
+}
+
+function removeAll(state: CleanupState): void {
+  for (const pid of state.pids) if (alive(pid) && isTestNodeInit(pid)) process.kill(pid, 'SIGKILL')
+  const quiet = (cmd: string, args: string[]) => {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore' })
+    } catch {
+      // already gone
+    }
+  }
+  for (const ns of state.netns) quiet('ip', ['netns', 'del', ns])
+  for (const veth of state.veths) quiet('ip', ['link', 'del', veth])
+  quiet('ip', ['link', 'del', state.bridge])
+  quiet('bash', ['-c', `find /sys/fs/cgroup -depth -type d -path "*/${state.prefix}-node*" -exec rmdir {} + 2>/dev/null; true`])
+  quiet('rm', ['-rf', state.workDir])
+  quiet('rm', ['-f', statePath(state.prefix)])
+}
+
+/** Guards against a recycled pid: only a process whose parent is our `unshare` launcher is killed. */
+function isTestNodeInit(pid: number): boolean {
+  const parent = readFileSyncSafe(`/proc/${pid}/stat`).split(') ')[1]?.split(' ')[1]
+  return !!parent && readFileSyncSafe(`/proc/${parent}/cmdline`).includes('node-init.sh')
+}
+
+/** Leftovers of an earlier run with this prefix whose process died without cleaning up. */
+function recoverStale(prefix: string): void {
+  const text = readFileSyncSafe(statePath(prefix))
+  if (!text) return
+  const state = JSON.parse(text) as CleanupState
+  if (state.owner !== process.pid && alive(state.owner)) {
+    throw new Error(`test node prefix ${prefix} is in use by process ${state.owner}; pick another prefix`)
+  }
+  removeAll(state)
 }
 
 function sleep(ms: number): Promise<void> {
