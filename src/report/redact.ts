@@ -77,13 +77,13 @@ export class Redactor {
 
   /** Masks the registered values and the single-line shapes in one line. */
   redactLine(line: string): string {
-    let text = line
+    // Registered values first: a pattern must not cut one into pieces that no longer match it.
+    let text = this.maskRegistered(line)
     text = text.replace(PEM_PRIVATE_BLOCK, `$1${MASK}$2`)
     text = text.replace(BASE64_PEM, (match) => (decodesToPrivateKey(match) ? this.discovered(match) : match))
     text = text.replace(BOOTSTRAP_TOKEN, (match) => this.discovered(match))
     const maskValue = (_all: string, key: string, separator: string, value: string) => `${key}${separator}${this.maskValue(value)}`
-    text = text.replace(KEY_VALUE, maskValue).replace(FLAG_VALUE, maskValue)
-    return this.maskRegistered(text)
+    return text.replace(KEY_VALUE, maskValue).replace(FLAG_VALUE, maskValue)
   }
 
   /** A value found after a secret key; quotes stay, placeholders (`<none>`, `""`) stay visible. */

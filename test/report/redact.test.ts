@@ -32,6 +32,11 @@ describe('Redactor: registered values', () => {
     for (const chunk of b64.match(/.{76}/g)!) expect(wrapped).not.toContain(chunk)
   })
 
+  it('masks a registered value whole even when a shape rule would match inside it', () => {
+    const redactor = new Redactor(['token=not-a-real-token-77'])
+    expect(redactor.redactLine('auth token=not-a-real-token-77 done')).toBe(`auth ${MASK} done`)
+  })
+
   it('tells onSecret about every new value once (the action passes core.setSecret)', () => {
     const seen: string[] = []
     const redactor = new Redactor()
