@@ -104,7 +104,7 @@ describe('the Actions cache layer with the real @actions/cache', () => {
     } finally {
       restore()
     }
-    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(Date.now() - started).toBeLessThan(15_000) // no retries: a refused connection is not retried by the library
   })
 
   it('HTTP 500 for good: after the library\'s retries the layer switches itself off with one warning', async () => {
@@ -141,7 +141,7 @@ describe('the Actions cache layer with the real @actions/cache', () => {
     service.fault('CreateCacheEntry', { kind: 'status', status: 429, retryAfterSeconds: 30 })
     const started = Date.now()
     expect(sources(await run('job'))).toEqual(['mirror'])
-    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(Date.now() - started).toBeLessThan(15_000) // a retried 429 would cost ~31 s per artifact
     expect(service.requests.filter((request) => request.target === 'GetCacheEntryDownloadURL')).toHaveLength(set.length)
   })
 
