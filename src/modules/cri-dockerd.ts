@@ -3,6 +3,7 @@ import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
 import { defineModule, kubernetesNodes } from './module.js'
 import { pauseImage } from './runtime-images.js'
+import { startingService } from './runtime-service.js'
 import {
   clearPendingRestart, enableUnit, ensureService, installArchiveInto, putFile, requestRestart, restartPending,
 } from './steps.js'
@@ -93,11 +94,11 @@ async function configure(t: TaskContext): Promise<void> {
 async function start(t: TaskContext): Promise<void> {
   await enableUnit(t, SOCKET)
   await enableUnit(t, SERVICE)
-  await ensureService(t, SOCKET, { restart: false, unitsChanged: false })
+  await startingService(t, SOCKET, () => ensureService(t, SOCKET, { restart: false, unitsChanged: false }))
   if (!(await restartPending(t, SERVICE))) return
   const active = await t.exec(sh`systemctl is-active ${SERVICE}`, { allowFailure: true })
   if (active.stdout.trim() === 'active') {
-    await t.exec(sh`systemctl restart ${SERVICE}`)
+    await startingService(t, SERVICE, () => t.exec(sh`systemctl restart ${SERVICE}`).then(() => undefined))
     t.changed()
   }
   await clearPendingRestart(t, SERVICE)

@@ -4,7 +4,7 @@ import { atLeast } from '../plan/version.js'
 import { defineModule, kubernetesNodes } from './module.js'
 import { renderCrictlConfig } from './runtime-containerd-config.js'
 import { dockerRegistrySettings, registryCredentials } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion } from './runtime-service.js'
+import { dataDirFromSpec, expectDaemonVersion, startingService } from './runtime-service.js'
 import { enableUnit, ensureServiceCurrent, installArchiveInto, putFile, putPrivateFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
@@ -97,7 +97,7 @@ function criEndpoint(kubernetesVersion: string): string {
 async function start(t: TaskContext): Promise<void> {
   await enableUnit(t, 'docker.socket')
   await enableUnit(t, 'docker.service')
-  await ensureServiceCurrent(t, 'docker', { changed: false, unitsChanged: false })
+  await startingService(t, 'docker', () => ensureServiceCurrent(t, 'docker', { changed: false, unitsChanged: false }))
 }
 
 async function verify(t: TaskContext): Promise<void> {

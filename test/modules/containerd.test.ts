@@ -270,6 +270,25 @@ describe.skipIf(skipReason)('containerd module on three test nodes', () => {
     }
   })
 
+  it('reports a containerd that does not start with its journal, and recovers once the cause is gone', async () => {
+    const dropIn = '/etc/systemd/system/containerd.service.d/kk-test-break.conf'
+    await onNode(setup.nodes, 'node1', `mkdir -p ${join(dropIn, '..')} && printf '[Service]\\nExecStartPre=/bin/false\\n' > ${dropIn} ` +
+      '&& systemctl daemon-reload && systemctl stop containerd')
+    const broken = await deploy(setup)
+    expect(broken.error).toBeInstanceOf(PipelineError)
+    const [failure, ...others] = (broken.error as PipelineError).failures
+    expect(others).toEqual([])
+    expect(failure).toMatchObject({ host: 'node1', task: 'start containerd' })
+    expect(failure.message).toMatch(/^containerd did not start: exit code 1: systemctl start containerd/)
+    expect(failure.message).toMatch(/last lines of journalctl -u containerd:\n[^]*status=1\/FAILURE/)
+
+    // Removed without a daemon-reload: the module sees systemd's stale view (NeedDaemonReload) and reloads.
+    await onNode(setup.nodes, 'node1', `rm ${dropIn}`)
+    const recovered = await deploy(setup)
+    expect(recovered.error).toBeUndefined()
+    expect(await onNode(setup.nodes, 'node1', 'systemctl is-active containerd')).toBe('active\n')
+  }, 120_000)
+
   it('fails naming a node killed during the install, and converges once the node is back', async () => {
     const { nodes } = setup
     // node3 starts over, so the run has an install to interrupt.
