@@ -129,6 +129,14 @@ function endpointsOf(nodes: TestNodes, names = ALL): string[] {
   return names.map((name) => `https://${nodes.node(name).address}:2379`)
 }
 
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs / 1000}s`)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+}
+
 async function mainPid(nodes: TestNodes, name: string): Promise<string> {
   return (await onNode(nodes, name, ['systemctl', 'show', '-p', 'MainPID', '--value', 'etcd'])).trim()
 }
@@ -228,6 +236,17 @@ describe.skipIf(skipReason)('etcd module: a new 3-member cluster on test nodes',
     expect(second.events.filter((e) => e.type === 'task-end' && e.status !== 'unchanged')).toEqual([])
     expect(await Promise.all(ALL.map((name) => certDigests(nodes, name)))).toEqual(before)
     expect(await Promise.all(ALL.map((name) => mainPid(nodes, name)))).toEqual(pids)
+  })
+
+  it('survives a member killed and booted again: quorum holds meanwhile, etcd comes back by itself, a rerun changes nothing', { timeout: 120_000 }, async () => {
+    await nodes.kill('node2')
+    const twoOfThree = await nodes.exec('node1', etcdctlArgs('node1', endpointsOf(nodes, ['node1', 'node3']), 'put', 'kk-test', 'during-outage'))
+    expect(twoOfThree.code, twoOfThree.stderr).toBe(0)
+    await nodes.restart('node2')
+    await waitFor(async () => (await nodes.exec('node2', etcdctlArgs('node2', endpointsOf(nodes, ['node2']), 'get', 'kk-test', '--print-value-only'))).stdout.trim() === 'during-outage')
+    const again = await runEtcd(nodes, mirror, config)
+    expect(again.result.changed).toBe(0)
+    expect(again.bytesUploaded).toBe(0)
   })
 })
 
