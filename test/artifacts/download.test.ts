@@ -123,7 +123,10 @@ describe('mirror faults', () => {
   it('a reset in the middle of the body resumes where it stopped, and the sum covers the whole file', async () => {
     mirror.fault(kubeadm.planned.path, { kind: 'reset', afterBytes: 100_000, times: 1 })
     const result = await resolveKubeadm()
+    expect(result.source).toBe('mirror')
     expect(sha256Hex(await readFile(result.path))).toBe(kubeadm.planned.sha256)
+    expect(log.warnings()).toEqual([])
+    expect(upstream.requests).toEqual([])
     const [first, second] = mirror.requests
     expect(second).toMatchObject({ status: 206, range: `bytes=${first.bytes}-`, bytes: kubeadm.content.length - first.bytes })
   })
