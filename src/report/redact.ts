@@ -42,6 +42,8 @@ const MIN_DERIVED = 8
 export class Redactor {
   private readonly values = new Set<string>()
   private ordered: string[] = []
+  /** Registered values by first character, longest first. */
+  private readonly byFirstChar = new Map<string, string[]>()
   /** Called once for every new value, e.g. with `core.setSecret` so the runner masks it on stdout too. */
   onSecret?: (value: string) => void
 
@@ -94,10 +96,29 @@ export class Redactor {
     return `${quote}${this.discovered(inner)}${quote}`
   }
 
+  /**
+   * Every stretch of text covered by some registered value becomes one mask, overlaps included (a scan
+   * that looks up values by their first character: a run registers hundreds of forms, and logs are long).
+   */
   private maskRegistered(text: string): string {
-    let result = text
-    for (const secret of this.ordered) if (result.includes(secret)) result = result.split(secret).join(MASK)
-    return result
+    if (!this.values.size) return text
+    let out = ''
+    let copiedUpTo = 0
+    let coveredUpTo = -1
+    for (let i = 0; i < text.length; i++) {
+      const end = this.longestMatchEnd(text, i)
+      if (end <= coveredUpTo || end <= i) continue
+      if (i > coveredUpTo) out += text.slice(copiedUpTo, i) + MASK // else: overlaps or touches the current mask
+      coveredUpTo = end
+      copiedUpTo = end
+    }
+    return coveredUpTo < 0 ? text : out + text.slice(copiedUpTo)
+  }
+
+  /** End of the longest registered value that starts at `i`, or `i` when none does. */
+  private longestMatchEnd(text: string, i: number): number {
+    for (const secret of this.byFirstChar.get(text[i]) ?? []) if (text.startsWith(secret, i)) return i + secret.length
+    return i
   }
 
   /** Registers a value recognised by its shape (when long enough to be specific) and returns the mask. */
@@ -110,6 +131,8 @@ export class Redactor {
     if (this.values.has(value)) return
     this.values.add(value)
     this.ordered = [...this.values].sort((a, b) => b.length - a.length)
+    const bucket = [...(this.byFirstChar.get(value[0]) ?? []), value].sort((a, b) => b.length - a.length)
+    this.byFirstChar.set(value[0], bucket)
     this.onSecret?.(value)
   }
 }

@@ -32,6 +32,13 @@ describe('Redactor: registered values', () => {
     for (const chunk of b64.match(/.{76}/g)!) expect(wrapped).not.toContain(chunk)
   })
 
+  it('masks overlapping and adjacent values as one stretch, leaving no piece of either', () => {
+    const redactor = new Redactor(['abcdef-1234', '1234-uvwxyz', 'QQQQQQ'])
+    expect(redactor.redactLine('x abcdef-1234-uvwxyz y')).toBe(`x ${MASK} y`)
+    expect(redactor.redactLine('QQQQQQQQQQQQ!QQQQQQ')).toBe(`${MASK}!${MASK}`)
+    expect(redactor.redactLine('plain')).toBe('plain')
+  })
+
   it('masks a registered value whole even when a shape rule would match inside it', () => {
     const redactor = new Redactor(['token=not-a-real-token-77'])
     expect(redactor.redactLine('auth token=not-a-real-token-77 done')).toBe(`auth ${MASK} done`)
