@@ -22,14 +22,15 @@ describe.skipIf(skip)('kk-action deploy --until etcd on 3 test nodes (containerd
   let file: string
   const timings: Record<string, number> = {}
 
-  const deploy = async (config: string, ...extra: string[]): Promise<ProcessResult> => {
+  const deploy = async (config: string, ...extra: string[]): Promise<ProcessResult & { logs: string }> => {
     const started = Date.now()
+    const logs = join(dir, `logs-${Object.keys(timings).length}`)
     const result = await runCli([
       'deploy', '-f', config, '--known-hosts', nodes.knownHostsPath, '--mirror', server.url,
-      '--checksums', mirror.checksumsFile, '--artifacts-dir', join(dir, 'artifacts'), '--logs', join(dir, `logs-${Object.keys(timings).length}`), ...extra,
+      '--checksums', mirror.checksumsFile, '--artifacts-dir', join(dir, 'artifacts'), '--logs', logs, ...extra,
     ], { timeoutMs: 600_000 })
     timings[`${extra.join(' ')} #${Object.keys(timings).length + 1}`] = Date.now() - started
-    return result
+    return { ...result, logs }
   }
   const onNode = async (name: string, command: string) => nodes.exec(name, ['sh', '-c', command])
 
@@ -75,6 +76,10 @@ describe.skipIf(skip)('kk-action deploy --until etcd on 3 test nodes (containerd
         const result = await deploy(file, '--until', 'precheck')
         expect(result.status).toBe(1)
         expect(result.stderr).toMatch(new RegExp(`${node}: task "ports are free": host ${node}: port\\(s\\) already in use: 2379 by socat \\(pid \\d+\\)`))
+        // the logs directory holds the events, the failing host's log and its diagnostics
+        expect(readFileSync(join(result.logs, 'events.ndjson'), 'utf8')).toContain('"status":"failed"')
+        expect(readFileSync(join(result.logs, 'hosts', node, 'precheck.log'), 'utf8')).toContain('ss -Hltnp')
+        expect(readFileSync(join(result.logs, 'hosts', node, 'diagnostics.log'), 'utf8')).toMatch(/journalctl|systemctl/)
       } finally {
         await onNode(node, 'systemctl stop kk-squatter')
       }
