@@ -4,7 +4,7 @@ import * as cache from '@actions/cache'
 import type { Logger } from '../log.js'
 import { artifactLabel } from './download.js'
 import type { PlannedArtifact } from './types.js'
-import { ChecksumMismatchError, copyVerified } from './verified-file.js'
+import { ChecksumMismatchError, moveVerified } from './verified-file.js'
 
 /**
  * The GitHub Actions cache, one entry per artifact, so matrix jobs share what they have in common
@@ -79,7 +79,7 @@ export function actionsCacheLayer(options: ActionsCacheOptions): ActionsCacheLay
         return undefined
       }
       try {
-        return await copyVerified(staged, target, artifact.sha256)
+        return await moveVerified(staged, target, artifact.sha256)
       } catch (error) {
         const why = error instanceof ChecksumMismatchError ? `holds another file (sha256 ${error.actual})` : `could not be read (${(error as Error).message})`
         log.warning(`${artifactLabel(artifact)}: the Actions cache entry ${key} ${why}; downloading instead`)

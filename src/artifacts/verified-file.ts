@@ -1,6 +1,6 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, isAbsolute, relative, resolve } from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -60,6 +60,24 @@ export async function writeVerified(source: NodeJS.ReadableStream, target: strin
 export async function copyVerified(sourceFile: string, target: string, expectedSha256: string): Promise<number> {
   await mkdir(dirname(target), { recursive: true })
   return writeVerified(createReadStream(sourceFile), target, expectedSha256, sourceFile)
+}
+
+/**
+ * Moves a local file we own onto `target` when its sum matches: hashed in place, then renamed
+ * (copied, verified, when `target` is on another file system).
+ */
+export async function moveVerified(sourceFile: string, target: string, expectedSha256: string): Promise<number> {
+  const { size } = await stat(sourceFile)
+  const actual = await sha256OfFile(sourceFile)
+  if (actual !== expectedSha256.toLowerCase()) throw new ChecksumMismatchError(sourceFile, expectedSha256, actual, size)
+  await mkdir(dirname(target), { recursive: true })
+  try {
+    await rename(sourceFile, target)
+    return size
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error
+    return copyVerified(sourceFile, target, expectedSha256)
+  }
 }
 
 export async function sha256OfFile(file: string): Promise<string> {
