@@ -18,8 +18,11 @@ const SHORT_SLEEPS = `data:text/javascript,${encodeURIComponent(
   'const t = globalThis.setTimeout; globalThis.setTimeout = Object.assign((f, d, ...a) => t(f, typeof d === "number" && d >= 1000 ? Math.ceil(d / 100) : d, ...a), t)')}`
 let service: ResultsService
 
-beforeAll(async () => {
+// Bundling takes a minute or two on a busy 2-core machine when dist/post is stale.
+beforeAll(() => {
   POST = currentPostBundle()
+}, 300_000)
+beforeAll(async () => {
   service = await startResultsService()
 })
 afterAll(async () => {
