@@ -5,6 +5,7 @@
 import * as core from '@actions/core'
 import type { EventSink } from '../pipeline/events.js'
 import { moduleLine, taskLine } from './console.js'
+import { hostList } from './format.js'
 import { redactEvents } from './redact-events.js'
 import type { Redactor } from './redact.js'
 import { RunRecord } from './run-record.js'
@@ -20,7 +21,7 @@ export function actionsConsoleSink(redactor?: Redactor): EventSink {
       record.emit(event)
       switch (event.type) {
         case 'module-start':
-          return core.startGroup(`${event.module} (${event.hosts.join(', ')})`)
+          return core.startGroup(`${event.module} (${hostList(event.hosts)})`)
         case 'module-skip':
           return core.info(inert(`${event.module}: skipped, ${event.reason}`))
         case 'task-end':

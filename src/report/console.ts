@@ -5,7 +5,7 @@
 import type { EventSink, PipelineEvent } from '../pipeline/events.js'
 import { redactEvents } from './redact-events.js'
 import type { Redactor } from './redact.js'
-import { duration } from './summary.js'
+import { duration, hostList } from './format.js'
 
 type Event<T extends PipelineEvent['type']> = Extract<PipelineEvent, { type: T }>
 
@@ -43,7 +43,7 @@ class PlainLines implements EventSink {
 function plainLine(event: PipelineEvent): string | undefined {
   switch (event.type) {
     case 'module-start':
-      return `==> ${event.module} (${event.hosts.join(', ')})`
+      return `==> ${event.module} (${hostList(event.hosts)})`
     case 'module-skip':
       return `--- ${event.module}: skipped, ${event.reason}`
     case 'task-end':

@@ -1,5 +1,6 @@
 import type { ResolvedArtifact } from '../artifacts/resolve.js'
 import type { Plan } from '../plan/types.js'
+import { duration, hostList } from './format.js'
 import type { FailureRecord, ModuleOutcome, ModuleRecord, RunRecord } from './run-record.js'
 
 /** One resolved artifact as the summary shows it. */
@@ -74,7 +75,7 @@ function modulesTable(modules: readonly ModuleRecord[]): string[] {
     '### Modules', '',
     '| module | status | hosts | duration | changed |',
     '|---|---|---|---|---|',
-    ...ran.map((m) => `| ${m.id} | ${STATUS_TEXT[m.status]} | ${text(m.hosts.join(', '))} | ${m.durationMs ? duration(m.durationMs) : ''} | ${m.status === 'not-run' ? '' : m.changed} |`),
+    ...ran.map((m) => `| ${m.id} | ${STATUS_TEXT[m.status]} | ${text(hostList(m.hosts, 10))} | ${m.durationMs ? duration(m.durationMs) : ''} | ${m.status === 'not-run' ? '' : m.changed} |`),
     '',
   ]
 }
@@ -129,12 +130,6 @@ function text(value: string): string {
 
 function firstLine(value: string): string {
   return value.split('\n')[0]
-}
-
-export function duration(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
-  const minutes = Math.floor(ms / 60_000)
-  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`
 }
 
 function size(bytes: number): string {

@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { actionsConsoleSink } from '../../src/report/actions-console.js'
 import { cliConsoleSink } from '../../src/report/console.js'
+import { duration } from '../../src/report/format.js'
 import { Redactor } from '../../src/report/redact.js'
 import { failingRun, SECRETS } from './synthetic.js'
 
@@ -60,6 +61,14 @@ describe('actionsConsoleSink', () => {
 })
 
 describe('cliConsoleSink', () => {
+  it('names the first hosts of a big module and counts the rest', () => {
+    const stream = new PassThrough()
+    const text = collect(stream)
+    const hosts = Array.from({ length: 40 }, (_, i) => `node${i + 1}`)
+    cliConsoleSink(stream, false).emit({ time: '2026-11-27T00:00:00.000Z', type: 'module-start', module: 'precheck', hosts })
+    expect(text()).toBe('==> precheck (node1, node2, node3, node4, node5, node6 and 34 more)\n')
+  })
+
   it('writes plain lines when the stream is not a terminal', () => {
     const stream = new PassThrough()
     const text = collect(stream)
@@ -126,3 +135,13 @@ function render(output: string): string[] {
   }
   return screen
 }
+
+describe('duration', () => {
+  it('reads as seconds under a minute and minutes with seconds above, never "60 s"', () => {
+    expect(duration(4_249)).toBe('4.2 s')
+    expect(duration(59_949)).toBe('59.9 s')
+    expect(duration(59_950)).toBe('1 min 0 s')
+    expect(duration(119_600)).toBe('2 min 0 s')
+    expect(duration(185_000)).toBe('3 min 5 s')
+  })
+})
