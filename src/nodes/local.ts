@@ -89,7 +89,7 @@ export class LocalConnection implements Connection {
     const mode = options.sudo ? await this.sudo() : 'none'
     const current = await this.run(sha256Command(remotePath), mode, {})
     if (current.code === 0 && parseSha256(current.stdout) === sum) return { changed: false, bytes: 0 }
-    const result = await this.run(storeCommand(remotePath, sum, options.mode ?? DEFAULT_MODE), mode, {}, (stdin) =>
+    const result = await this.run(storeCommand(remotePath, sum, options.mode ?? DEFAULT_MODE, size), mode, {}, (stdin) =>
       pipeline(createReadStream(localPath), stdin),
     )
     if (result.code !== 0) throw new UserError(`copy of ${localPath} to ${remotePath} failed: ${result.stderr.trim().split('\n').pop()}`, { host: this.host })

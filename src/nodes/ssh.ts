@@ -304,7 +304,7 @@ export class SshConnection implements Connection {
     const useSftp = this.options.settings.uploadMethod === 'sftp' && mode === 'none'
     const result = useSftp
       ? await this.uploadSftp(localPath, remotePath, sum, fileMode)
-      : await this.run(storeCommand(remotePath, sum, fileMode), mode, { timeoutMs: transferTimeout(size) }, (channel) => streamFile(localPath, channel))
+      : await this.run(storeCommand(remotePath, sum, fileMode, size), mode, { timeoutMs: transferTimeout(size) }, (channel) => streamFile(localPath, channel))
     if (result.code !== 0) {
       throw new UserError(`upload of ${localPath} to ${remotePath} failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`, { host: this.host })
     }

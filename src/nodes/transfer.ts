@@ -9,16 +9,19 @@ import { createReadStream } from 'node:fs'
 import { sh, type Command } from './quote.js'
 
 const STORE = `set -e
-target=$1 sum=$2 mode=$3
+target=$1 sum=$2 mode=$3 size=$4
 dir=$(dirname -- "$target")
 mkdir -p -- "$dir"
 tmp=$(mktemp "$dir/.kk-upload.XXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
-cat > "$tmp"
-actual=$(sha256sum < "$tmp")
+# Hash while writing (tee), so verifying costs no extra pass over the file.
+actual=$(tee -- "$tmp" | sha256sum)
 actual=\${actual%% *}
 if [ "$actual" != "$sum" ]; then echo "sha256 mismatch after transfer: expected $sum, got $actual" >&2; exit 3; fi
+# The pipeline's status is sha256sum's: a tee that failed to write (disk full) shows as a short file.
+written=$(wc -c < "$tmp")
+if [ "$written" -ne "$size" ]; then echo "only $written of $size bytes were written" >&2; exit 3; fi
 chmod "$mode" "$tmp"
 mv -f -- "$tmp" "$target"
 trap - EXIT`
@@ -35,9 +38,9 @@ trap - EXIT`
 
 const SHA256 = `if [ -f "$1" ]; then sum=$(sha256sum < "$1") && echo "\${sum%% *}"; fi`
 
-/** Reads stdin into a temp file beside `target`, verifies `sum`, sets `mode` and renames it over `target`. */
-export function storeCommand(target: string, sha256: string, mode: number): Command {
-  return sh`sh -c ${STORE} kk-upload ${target} ${sha256} ${modeText(mode)}`
+/** Reads stdin into a temp file beside `target`, verifies `sum` and `size`, sets `mode` and renames it over `target`. */
+export function storeCommand(target: string, sha256: string, mode: number, size: number): Command {
+  return sh`sh -c ${STORE} kk-upload ${target} ${sha256} ${modeText(mode)} ${size}`
 }
 
 /** For a file already sent to `tmp` (sftp): verify, chmod and rename, or remove it. */

@@ -8,7 +8,8 @@ name=$1 dir=$2 init=$3
 hierarchies=$(cat "$dir/cgroup-hierarchies")
 
 mount --make-rprivate /
-for d in etc usr opt var home root srv; do
+# design.md §5 lists etc..srv; mnt and media too, so test mounts stay inside the node.
+for d in etc usr opt var home root srv mnt media; do
   mkdir -p "$dir/upper/$d" "$dir/work/$d"
   mount -t overlay "kk-$name-$d" -o "lowerdir=/$d,upperdir=$dir/upper/$d,workdir=$dir/work/$d" "/$d"
 done

@@ -257,6 +257,17 @@ describe.skipIf(skip)('SSH connections against real sshd in test nodes', () => {
       await connection.close()
     })
 
+    it('a full disk fails the upload with the reason and leaves nothing behind', async () => {
+      await nodes.exec('node3', ['sh', '-c', 'mkdir -p /srv/small && mount -t tmpfs -o size=1m tmpfs /srv/small'])
+      const file = join(scratch, 'two-mib.bin')
+      writeFileSync(file, Buffer.alloc(2 * 1024 * 1024, 7))
+      const connection = await connectHost(hostFor(nodes, 'node3', 'root'), { ...strict, knownHostsPath: await knownHostsWithCurrentKeys(nodes) })
+      const error = await connection.upload(file, '/srv/small/two-mib.bin').catch((e: unknown) => e)
+      expect((error as Error).message).toMatch(/^host node3: upload of .* to \/srv\/small\/two-mib.bin failed: .*(No space left|bytes were written)/)
+      expect((await nodes.exec('node3', ['ls', '-A', '/srv/small'])).stdout).toBe('')
+      await connection.close()
+    })
+
     it('downloads a root-only kubeconfig through sudo to a 0600 file', async () => {
       await nodes.exec('node2', ['sh', '-c', 'mkdir -p /etc/kubernetes && echo "apiVersion: v1" > /etc/kubernetes/admin.conf && chmod 600 /etc/kubernetes/admin.conf'])
       const connection = await connectHost(hostFor(nodes, 'node2', 'kkdeploy'), { ...strict, knownHostsPath: await knownHostsWithCurrentKeys(nodes) })

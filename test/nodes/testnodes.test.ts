@@ -31,7 +31,7 @@ describe.skipIf(skip)('test nodes (design.md §5)', () => {
   })
 
   it('does not start the host\'s own services (docker, containerd, etcd...)', async () => {
-    expect(await inNode('node1', 'systemctl is-enabled containerd docker etcd 2>&1 | sort -u')).toBe('disabled')
+    expect(await inNode('node1', 'systemctl is-active containerd docker etcd postgresql 2>&1 | sort -u')).toBe('inactive')
     expect(await inNode('node1', 'systemctl list-units --state=failed --no-legend | wc -l')).toBe('0')
   })
 
