@@ -97,9 +97,12 @@ class LiveDisplay implements EventSink {
     }
   }
 
+  /** Stops redrawing; a module still on screen stays there as it last was (the run ended inside it). */
   close(): void {
     this.stopTimer()
-    this.clear()
+    if (this.module) this.redraw()
+    this.drawnLines = 0
+    this.module = undefined
   }
 
   private startModule(event: Event<'module-start'>): void {

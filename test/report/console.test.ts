@@ -136,6 +136,24 @@ function render(output: string): string[] {
   return screen
 }
 
+describe('the terminal display, closed inside a module', () => {
+  it('leaves the module\'s last state on screen and stops redrawing', async () => {
+    const stream = new PassThrough()
+    const text = collect(stream)
+    const sink = cliConsoleSink(stream, true)
+    for (const event of failingRun(HOSTS).slice(0, 2)) sink.emit(event)
+    sink.close()
+    const closed = text()
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    expect(text()).toBe(closed)
+    expect(render(closed).slice(-3)).toEqual([
+      expect.stringMatching(/^ . node1 {2}check sudo \d+\.\d s {2}\(0 done, 0 changed\)$/),
+      ' ✓ node2  0 done, 0 changed',
+      expect.stringMatching(/^ {3}precheck \d+\.\d s$/),
+    ])
+  })
+})
+
 describe('duration', () => {
   it('reads as seconds under a minute and minutes with seconds above, never "60 s"', () => {
     expect(duration(4_249)).toBe('4.2 s')
