@@ -9,7 +9,7 @@ import { pauseImage } from './runtime-images.js'
 import {
   certsPaths, HOSTS_TOML_MARK, registryCredentials, registryHosts, renderHostsToml, type CertsFound, type RegistryHost,
 } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, startingService } from './runtime-service.js'
+import { dataDirFromSpec, expectDaemonVersion, startingService, writeKubeletPullCredentials } from './runtime-service.js'
 import {
   enableUnit, ensureServiceCurrent, installArchiveInto, installBinary, putFile, putPrivateFile, requestRestart,
 } from './steps.js'
@@ -76,6 +76,7 @@ async function configure(t: TaskContext, options: ContainerdOptions): Promise<vo
   // containerd reads certs.d on every pull: hosts.toml changes need no restart.
   await syncRegistryHosts(t, registryHosts(t.config, await findCerts(t)))
   await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(`unix://${CONTAINERD_SOCKET}`))
+  await writeKubeletPullCredentials(t)
 }
 
 async function start(t: TaskContext): Promise<void> {

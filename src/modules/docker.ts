@@ -3,15 +3,13 @@ import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
 import { defineModule, kubernetesNodes } from './module.js'
 import { renderCrictlConfig } from './runtime-containerd-config.js'
-import { dockerRegistrySettings, registryCredentials } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, startingService } from './runtime-service.js'
-import { enableUnit, ensureServiceCurrent, installArchiveInto, putFile, putPrivateFile, requestRestart } from './steps.js'
+import { dockerRegistrySettings } from './runtime-registry.js'
+import { dataDirFromSpec, expectDaemonVersion, startingService, writeKubeletPullCredentials } from './runtime-service.js'
+import { enableUnit, ensureServiceCurrent, installArchiveInto, putFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const DOCKER = `${BIN}/docker`
 const DAEMON_JSON = '/etc/docker/daemon.json'
-// The kubelet reads image pull credentials from config.json in its root directory (and hands them to the CRI).
-const KUBELET_DOCKER_CONFIG = '/var/lib/kubelet/config.json'
 
 // Upstream's units (moby contrib/init/systemd) with the static bundle's path. Without --containerd, dockerd
 // starts and supervises the bundle's own containerd. The start timeout is bounded instead of upstream's 0.
@@ -86,7 +84,7 @@ async function configure(t: TaskContext): Promise<void> {
   if (serviceChanged || socketChanged) await t.exec(raw('systemctl daemon-reload'))
   if (daemonChanged || serviceChanged || socketChanged) await requestRestart(t, 'docker')
   await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(criEndpoint(t.config.kubernetes.version)))
-  await writeCredentials(t)
+  await writeKubeletPullCredentials(t)
 }
 
 /** Kubernetes >= 1.24 reaches Docker through cri-dockerd; older ones through the kubelet's built-in dockershim. */
@@ -129,17 +127,4 @@ function renderDaemonJson(t: TaskContext): string {
     ...(dataRoot ? { 'data-root': dataRoot } : {}),
   }
   return `${JSON.stringify(daemon, null, 2)}\n`
-}
-
-/**
- * The config's auths where the kubelet looks for pull credentials (its root directory), in the format
- * `docker login` writes. Written whole, without contacting the registries (they may not be reachable yet),
- * and never read back: its content must not reach the logs.
- */
-async function writeCredentials(t: TaskContext): Promise<void> {
-  const credentials = registryCredentials(t.config)
-  if (credentials.length === 0) return
-  const auths = Object.fromEntries(credentials.map(({ host, username, password }) =>
-    [host, { auth: Buffer.from(`${username}:${password}`).toString('base64') }]))
-  await putPrivateFile(t, KUBELET_DOCKER_CONFIG, `${JSON.stringify({ auths }, null, 2)}\n`)
 }

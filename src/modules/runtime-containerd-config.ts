@@ -5,6 +5,7 @@
  * `mirrors` are deprecated and containerd refuses them next to config_path. Credentials have no place in
  * hosts.toml, so they stay in the CRI `configs.<host>.auth` tables, which containerd still honours.
  */
+import { atLeast } from '../plan/version.js'
 import { tomlString } from './runtime-registry.js'
 
 export const CONTAINERD_SOCKET = '/run/containerd/containerd.sock'
@@ -82,7 +83,8 @@ function criVersion3(settings: ContainerdSettings): string[] {
     `      ${runtime}.containerd.runtimes.runc.options]`,
     '        SystemdCgroup = true',
     `  ${runtime}.cni]`,
-    '    bin_dir = "/opt/cni/bin"',
+    // containerd 2.1 replaced bin_dir with the list bin_dirs (bin_dir is deprecated there, due to go in 2.4).
+    atLeast(settings.version, '2.1.0') ? '    bin_dirs = ["/opt/cni/bin"]' : '    bin_dir = "/opt/cni/bin"',
     '    conf_dir = "/etc/cni/net.d"',
   ]
 }

@@ -2,6 +2,8 @@
 import type { ClusterConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
 import { sh } from '../nodes/quote.js'
+import { registryCredentials } from './runtime-registry.js'
+import { putPrivateFile } from './steps.js'
 import type { TaskContext } from '../pipeline/types.js'
 
 /**
@@ -42,4 +44,21 @@ export async function startingService(t: TaskContext, unit: string, start: () =>
     const detail = journal.stdout.trim() ? `\nlast lines of journalctl -u ${unit}:\n${journal.stdout.trimEnd()}` : ''
     throw new Error(`${unit} did not start: ${(error as Error).message.split('\n')[0]}${detail}`)
   }
+}
+
+// The kubelet reads image pull credentials from config.json in its root directory and hands them to the CRI
+// with each pull: the route that works for every runtime (containerd's own registry auth tables are deprecated).
+const KUBELET_PULL_CREDENTIALS = '/var/lib/kubelet/config.json'
+
+/**
+ * The config's registry auths as the kubelet's pull credentials, in the format `docker login` writes. Written
+ * whole, without contacting the registries (they may not be reachable yet), and never read back: its content
+ * must not reach the logs.
+ */
+export async function writeKubeletPullCredentials(t: TaskContext): Promise<void> {
+  const credentials = registryCredentials(t.config)
+  if (credentials.length === 0) return
+  const auths = Object.fromEntries(credentials.map(({ host, username, password }) =>
+    [host, { auth: Buffer.from(`${username}:${password}`).toString('base64') }]))
+  await putPrivateFile(t, KUBELET_PULL_CREDENTIALS, `${JSON.stringify({ auths }, null, 2)}\n`)
 }

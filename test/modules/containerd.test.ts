@@ -187,6 +187,10 @@ describe.skipIf(skipReason)('containerd module on three test nodes', () => {
     expect(await onNode(setup.nodes, 'node2', 'cat "/etc/containerd/certs.d/registry.kk-test.invalid:5000/hosts.toml"')).toContain(
       'server = "http://registry.kk-test.invalid:5000"\n\n[host."https://registry.kk-test.invalid:5000"]\n  capabilities = ["pull", "resolve", "push"]\n  skip_verify = true')
     expect(await onNode(setup.nodes, 'node2', 'cat /etc/crictl.yaml')).toContain('runtime-endpoint: unix:///run/containerd/containerd.sock')
+    // The same credentials where the kubelet looks for pull secrets of its own.
+    expect(await onNode(setup.nodes, 'node2', 'stat -c %a /var/lib/kubelet/config.json')).toBe('600\n')
+    const kubelet = JSON.parse(await onNode(setup.nodes, 'node2', 'cat /var/lib/kubelet/config.json')) as { auths: Record<string, { auth: string }> }
+    expect(Buffer.from(kubelet.auths['harbor.kk-test.invalid'].auth, 'base64').toString()).toBe(`robot:${REGISTRY_PASSWORD}`)
     // The password went to the node in a file, never into a command line or its output.
     expect(JSON.stringify(first.events)).not.toContain(REGISTRY_PASSWORD)
   })

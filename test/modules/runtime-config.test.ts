@@ -97,7 +97,10 @@ describe('containerd config.toml', () => {
     expect(images.registry.configs['harbor.local:8443'].auth).toEqual({ username: 'u', password: 'p' })
     expect(runtime.restrict_oom_score_adj).toBe(true)
     expect(runtime.containerd.runtimes.runc.options.SystemdCgroup).toBe(true)
-    expect(runtime.cni).toEqual({ bin_dir: '/opt/cni/bin', conf_dir: '/etc/cni/net.d' })
+    expect(runtime.cni).toEqual({ bin_dirs: ['/opt/cni/bin'], conf_dir: '/etc/cni/net.d' })
+    // 2.0 knows only the single bin_dir.
+    const first = parseToml(renderContainerdConfig(settings({ version: '2.0.5' })))
+    expect(first.plugins['io.containerd.cri.v1.runtime'].cni).toEqual({ bin_dir: '/opt/cni/bin', conf_dir: '/etc/cni/net.d' })
   })
 
   it.skipIf(!containerdBinary)('version 2 is read by a real containerd 1.x as intended', () => {
