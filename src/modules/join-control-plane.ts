@@ -1,6 +1,7 @@
+import { joinTasks } from './kubeadm-join.js'
 import { defineModule, nothingNeeded } from './module.js'
 
-/** The other control-plane hosts join, one at a time. */
+/** The other control-plane hosts join, one at a time (each new apiserver and etcd member settles first). */
 export const joinControlPlane = defineModule({
   id: 'join-control-plane',
   hosts: (ctx) => ctx.hostsWithRole('control-plane').filter((host) => host !== ctx.firstControlPlane),
@@ -9,4 +10,5 @@ export const joinControlPlane = defineModule({
     return count > 1 ? undefined : 'roleGroups.control-plane has one host'
   },
   needs: nothingNeeded,
+  tasks: (ctx) => joinTasks(ctx, true),
 })

@@ -1,3 +1,4 @@
+import { joinTasks } from './kubeadm-join.js'
 import { defineModule, nothingNeeded } from './module.js'
 import type { PlanContext } from '../plan/types.js'
 
@@ -12,4 +13,5 @@ export const joinWorkers = defineModule({
   hosts: dedicatedWorkers,
   skip: (ctx) => (dedicatedWorkers(ctx).length > 0 ? undefined : 'roleGroups.worker has no host outside the control plane'),
   needs: nothingNeeded,
+  tasks: (ctx) => joinTasks(ctx, false),
 })

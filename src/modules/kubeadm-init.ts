@@ -1,4 +1,125 @@
+import type { Host } from '../config/types.js'
+import { UserError } from '../errors.js'
+import { sh } from '../nodes/quote.js'
+import type { PlanContext } from '../plan/types.js'
+import type { Task, TaskContext } from '../pipeline/types.js'
+import { certFiles } from './etcd-config.js'
+import { ETCD_SHARED_KEY, type EtcdClientInfo } from './etcd.js'
+import {
+  ADMIN_CONF, controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBECTL, renderInitConfig, type ExternalEtcd,
+} from './kubeadm-config.js'
+import { parseInitOutput, registerCredentials } from './kubeadm-join.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
+import { putFile, putFiles } from './steps.js'
+
+const APISERVER_WAIT_MS = 60_000
+
+/** Facts of one run of the module, shared by its tasks. */
+class InitRun {
+  /** admin.conf exists and the API server answers: nothing to initialise. */
+  clusterHealthy = false
+  constructor(readonly ctx: PlanContext) {}
+}
+
+/**
+ * The external etcd kube-apiserver uses: kk-action's own (etcd.type kubekey, certificates of the node-<host> client
+ * pair the etcd module issued for this control plane) or the user's (etcd.type external).
+ */
+function externalEtcd(t: TaskContext, host: Host): ExternalEtcd | undefined {
+  const { etcd } = t.config
+  if (etcd.type === 'kubeadm') return undefined
+  if (etcd.type === 'external') {
+    const external = etcd.external
+    if (!external?.endpoints.length) {
+      throw new UserError('etcd.type is external but etcd.external.endpoints is empty', { file: t.config.file, field: 'spec.etcd.external.endpoints' },
+        'List the https:// client URLs of the etcd members, with caFile, certFile and keyFile')
+    }
+    return { endpoints: external.endpoints, caFile: external.caFile ?? '', certFile: external.certFile ?? '', keyFile: external.keyFile ?? '' }
+  }
+  const info = etcdInfo(t)
+  return { endpoints: info.endpoints, caFile: info.caFile, certFile: certFiles.node(host.name), keyFile: certFiles.nodeKey(host.name) }
+}
+
+function etcdInfo(t: TaskContext): EtcdClientInfo {
+  const info = t.shared.get(ETCD_SHARED_KEY) as EtcdClientInfo | undefined
+  if (!info) throw new Error('etcd.type is kubekey but the etcd module left no endpoints and certificates (was it skipped?)')
+  return info
+}
+
+/** A control plane that is not an etcd host has none of the etcd client files kube-apiserver needs: put them there. */
+async function installEtcdClientFiles(t: TaskContext): Promise<void> {
+  if (t.config.etcd.type !== 'kubekey') return
+  const info = etcdInfo(t)
+  const client = info.clients[t.host.name]
+  if (!client) throw new Error(`the etcd module issued no client certificate for ${t.host.name}`)
+  const dir = certFiles.ca.slice(0, certFiles.ca.lastIndexOf('/'))
+  const base = (path: string) => path.slice(dir.length + 1)
+  await t.exec(sh`install -d -m 0700 ${dir}`)
+  await putFiles(t, dir, new Map([
+    [base(info.caFile), { content: info.caPem, mode: 0o644 }],
+    [base(client.certFile), { content: client.certPem, mode: 0o644 }],
+    [base(client.keyFile), { content: client.keyPem, mode: 0o600 }],
+  ]))
+}
+
+async function apiserverAnswers(t: TaskContext): Promise<boolean> {
+  const health = await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} --request-timeout=10s get --raw /healthz`, { allowFailure: true, timeoutMs: 30_000 })
+  return health.code === 0
+}
+
+/**
+ * An existing admin.conf means a cluster was made here. Its API server gets a minute (a reboot, a slow
+ * start); if it still does not answer, stop: `kubeadm init` would fail on it and a reset would destroy it.
+ */
+async function inspectCluster(run: InitRun, t: TaskContext): Promise<void> {
+  const admin = await t.exec(sh`test -f ${ADMIN_CONF}`, { allowFailure: true })
+  if (admin.code !== 0) return
+  const deadline = Date.now() + APISERVER_WAIT_MS
+  while (!(await apiserverAnswers(t))) {
+    if (Date.now() > deadline) {
+      throw new UserError(`${ADMIN_CONF} exists on ${t.host.name} but the API server has not answered for ${APISERVER_WAIT_MS / 1000}s`,
+        { host: t.host.name },
+        'A cluster was initialised here before and is not healthy: repair it (journalctl -u kubelet, crictl ps -a), or remove it with `kk-action delete` before deploying again')
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+  }
+  run.clusterHealthy = true
+  t.log(`the API server answers with ${ADMIN_CONF}: the cluster exists, kubeadm init is not run`)
+}
+
+async function writeConfig(run: InitRun, t: TaskContext): Promise<void> {
+  await installEtcdClientFiles(t)
+  const changed = await putFile(t, KUBEADM_CONFIG_FILE, renderInitConfig(t.config, t.host, externalEtcd(t, t.host)), 0o600)
+  if (changed && run.clusterHealthy) {
+    t.warn(`${KUBEADM_CONFIG_FILE} changed on ${t.host.name}, but the cluster exists: kubeadm init is not run again, ` +
+      'so changes to the cluster, kubelet and kube-proxy configuration are not applied to it')
+  }
+}
+
+/** `kubeadm init --upload-certs`; a failed attempt is reset, so the retry starts from a clean node. */
+async function init(run: InitRun, t: TaskContext): Promise<void> {
+  if (run.clusterHealthy) return
+  const result = await t.exec(sh`${KUBEADM} init --config ${KUBEADM_CONFIG_FILE} --upload-certs`, { allowFailure: true, timeoutMs: 15 * 60_000 })
+  t.changed()
+  if (result.code !== 0) {
+    await t.exec(sh`${KUBEADM} reset -f`, { allowFailure: true, timeoutMs: 5 * 60_000 })
+    const reason = (result.stderr || result.stdout).trim().split('\n').filter((l) => !/^To see the stack trace/.test(l)).pop() ?? ''
+    throw new Error(`kubeadm init failed on ${t.host.name} (reset for the next attempt): ${reason}`)
+  }
+  registerCredentials(t, parseInitOutput(result.stdout, controlPlaneEndpoint(t.config)))
+  run.clusterHealthy = await apiserverAnswers(t)
+  if (!run.clusterHealthy) throw new Error(`kubeadm init finished on ${t.host.name} but the API server does not answer with ${ADMIN_CONF}`)
+}
+
+function initTasks(ctx: PlanContext): Task[] {
+  const run = new InitRun(ctx)
+  const step = (fn: (run: InitRun, t: TaskContext) => Promise<void>) => (t: TaskContext) => fn(run, t)
+  return [
+    { name: 'look for an existing cluster', timeoutMs: 3 * 60_000, run: step(inspectCluster) },
+    { name: 'write the kubeadm configuration', retries: 2, run: step(writeConfig) },
+    { name: 'kubeadm init', retries: 1, retryDelayMs: 5000, timeoutMs: 20 * 60_000, run: step(init) },
+  ]
+}
 
 /** `kubeadm init` on the first control-plane host. */
 export const kubeadmInit = defineModule({
@@ -6,4 +127,5 @@ export const kubeadmInit = defineModule({
   hosts: (ctx) => [ctx.firstControlPlane],
   skip: alwaysRuns,
   needs: nothingNeeded,
+  tasks: initTasks,
 })

@@ -23,6 +23,10 @@ export interface RunOptions {
   events: EventSink
   /** Aborted on SIGINT/SIGTERM: start nothing new, stop what runs. */
   signal?: AbortSignal
+  /** Told of every value a task registers as secret (TaskContext.secret), e.g. the report's Redactor.add. */
+  onSecret?: (value: string) => void
+  /** Values modules find in `shared` from the start (e.g. SHARED_KUBECONFIG_DESTINATION). */
+  shared?: ReadonlyMap<string, unknown>
   /** The module definitions; the pipeline's own by default (tests pass their own). */
   modules?: readonly ModuleDefinition[]
 }
@@ -48,7 +52,7 @@ export async function runPipeline(options: RunOptions): Promise<PipelineResult> 
   }
   const definitions = new Map((options.modules ?? PIPELINES[plan.pipeline]).map((m) => [m.id, m]))
   const ctx = buildPlanContext(config, plan)
-  const shared = new Map<string, unknown>()
+  const shared = new Map<string, unknown>(options.shared ?? [])
   const result: PipelineResult = { changed: 0, uploadedBytes: 0, shared, modules: [] }
 
   for (const planned of plan.modules) {
@@ -191,6 +195,12 @@ class ModuleRun {
         if (transfer.changed) markChanged()
         return transfer
       },
+      download: async (remotePath, localPath) => {
+        const transfer = await connection.download(remotePath, localPath, { sudo: true })
+        this.emit({ type: 'log', module, task: task.name, host: host.name, line: `downloaded ${remotePath} (${transfer.bytes} bytes)` })
+        return transfer
+      },
+      secret: (value) => this.options.onSecret?.(value),
       artifact: (name) => this.artifactFor(name, host),
     }
   }

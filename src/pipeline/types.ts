@@ -6,6 +6,8 @@ import type { ModuleId, Plan } from '../plan/types.js'
 
 /** The `shared` key under which the kubeconfig module leaves the path of the kubeconfig it wrote. */
 export const SHARED_KUBECONFIG_PATH = 'kubeconfig-path'
+/** The `shared` key a caller seeds (RunOptions.shared) with where the kubeconfig module should write (`--kubeconfig`). */
+export const SHARED_KUBECONFIG_DESTINATION = 'kubeconfig-destination'
 
 /** An artifact on the runner, resolved and verified, as a module sees it. */
 export interface LocalArtifact {
@@ -23,6 +25,8 @@ export interface TaskContext {
   /** Run a command (through sudo for non-root users); a non-zero exit throws unless `allowFailure`. */
   exec(command: Command, options?: ExecOptions & { allowFailure?: boolean }): Promise<ExecResult>
   upload(localPath: string, remotePath: string, options?: UploadOptions): Promise<TransferResult>
+  /** Copies a file from the host to the runner (through sudo), verified by sha256. */
+  download(remotePath: string, localPath: string): Promise<TransferResult>
   /** One of the artifacts this module declared for this host's arch; anything else is refused. */
   artifact(name: ArtifactName): LocalArtifact
   /** Values handed from one task or module to a later one (e.g. the join command from init). */
@@ -30,6 +34,8 @@ export interface TaskContext {
   /** Record that this task changed the host (Ansible's "changed"). */
   changed(): void
   log(line: string): void
+  /** A value born on a node (join token, certificate key, key data): never to appear in logs from now on. */
+  secret(value: string): void
   /** Something the user should see even when the deploy succeeds (an annotation in the action). */
   warn(message: string): void
 }
