@@ -50,27 +50,46 @@ export interface FileContent {
 }
 
 /**
- * Writes many files into one directory with one round trip to compare them all: only files whose sha256
- * differs from the node's are sent (each atomically, as putFile). Returns the names that changed.
+ * Writes many files into one directory in a few round trips, however many files there are: one to compare
+ * them all by sha256, and for those that differ one verified upload of a bundle (mode 0600: it may hold
+ * keys) that the node unpacks, each file atomically, and deletes. Returns the names that changed.
  */
 export async function putFiles(t: TaskContext, dir: string, files: ReadonlyMap<string, FileContent>): Promise<string[]> {
   const names = [...files.keys()]
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$/.test(name)) throw new Error(`putFiles: "${name}" is not a plain file name`)
+  }
   const listed = await t.exec(sh`sh -c ${SHA256_OF_EACH} kk-sha256-each ${dir} ${names}`)
   const remote = new Map(listed.stdout.split('\n').filter(Boolean).map((line) => {
     const [sum, ...name] = line.split('  ')
     return [name.join('  '), sum] as const
   }))
-  const changed: string[] = []
-  for (const [name, file] of files) {
-    if (remote.get(name) === createHash('sha256').update(file.content).digest('hex')) continue
-    const put = file.mode === 0o600 ? putPrivateFile : putFile
-    if (await put(t, posix.join(dir, name), file.content, file.mode)) changed.push(name)
-  }
+  const changed = names.filter((name) => remote.get(name) !== createHash('sha256').update(files.get(name)!.content).digest('hex'))
+  if (changed.length === 0) return []
+  const bundle = changed.map((name) => {
+    const { content, mode } = files.get(name)!
+    return `${name} ${mode.toString(8)} ${Buffer.from(content).toString('base64')}\n`
+  }).join('')
+  const remoteBundle = posix.join(dir, `.kk-bundle-${createHash('sha256').update(bundle).digest('hex').slice(0, 16)}`)
+  await putPrivateFile(t, remoteBundle, bundle)
+  await t.exec(sh`sh -c ${UNPACK_BUNDLE} kk-unpack ${dir} ${remoteBundle}`)
+  t.changed()
   return changed
 }
 
 const SHA256_OF_EACH = `dir=$1; shift; mkdir -p -- "$dir" && cd -- "$dir" || exit 1
 for f in "$@"; do if [ -f "$f" ]; then sha256sum -- "$f"; fi; done`
+
+// Lines of "name octal-mode base64"; each file lands in a temp file beside its target, then is renamed.
+const UNPACK_BUNDLE = `set -e
+dir=$1 bundle=$2
+trap 'rm -f -- "$bundle" "$dir"/.kk-unpack.*' EXIT
+while read -r name mode data; do
+  tmp=$(mktemp "$dir/.kk-unpack.XXXXXX")
+  printf '%s' "$data" | base64 -d > "$tmp"
+  chmod "$mode" "$tmp"
+  mv -f -- "$tmp" "$dir/$name"
+done < "$bundle"`
 
 /** Installs a single-file artifact (kubeadm, runc, ...) at `remotePath`. */
 export async function installBinary(t: TaskContext, name: ArtifactName, remotePath: string): Promise<boolean> {

@@ -1,12 +1,17 @@
 /** The etcd module's pure parts: certificate reuse and reissue, rendered files, parsing, the encrypted PEM read. */
-import { execFileSync } from 'node:child_process'
-import { X509Certificate } from 'node:crypto'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash, X509Certificate } from 'node:crypto'
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Host } from '../../src/config/types.js'
 import { preparePki, wantedCerts, type PemFiles } from '../../src/modules/etcd-certs.js'
 import { onCalendar, renderBackupScript, renderEtcdEnv } from '../../src/modules/etcd-config.js'
 import { decideRoles, foreignMembers } from '../../src/modules/etcd-membership.js'
 import { decryptOpensslEnc, parseMemberList, type MemberState } from '../../src/modules/etcd-remote.js'
+import { putFiles } from '../../src/modules/steps.js'
+import type { TaskContext } from '../../src/pipeline/types.js'
 import { makeConfig } from '../plan/make-config.js'
 
 const config = makeConfig({ controlPlanes: 3 })
@@ -179,5 +184,59 @@ describe('etcd membership', () => {
       '2, started, etcd-old, https://10.0.0.9:2380, https://10.0.0.9:2379, false',
     ].join('\n'))
     expect(foreignMembers([node1, node2], members, ports).map((m) => m.name)).toEqual(['etcd-old'])
+  })
+})
+
+describe('putFiles (the certificate directory in a few round trips)', () => {
+  /** A TaskContext whose "node" is this machine: commands run in sh, uploads are sha-checked copies. */
+  function localTask() {
+    const log = { commands: 0, uploads: 0, changed: false }
+    const t = {
+      exec: async (command: { text: string }) => {
+        log.commands++
+        const result = spawnSync('sh', ['-c', command.text], { encoding: 'utf8' })
+        if (result.status !== 0) throw new Error(result.stderr)
+        return { code: 0, stdout: result.stdout, stderr: result.stderr }
+      },
+      upload: async (local: string, remote: string, options?: { mode?: number }) => {
+        const same = (() => { try { return readFileSync(remote).equals(readFileSync(local)) } catch { return false } })()
+        if (same) return { changed: false, bytes: 0 }
+        log.uploads++
+        copyFileSync(local, remote)
+        chmodSync(remote, options?.mode ?? 0o644)
+        return { changed: true, bytes: statSync(local).size }
+      },
+      changed: () => { log.changed = true },
+    } as unknown as TaskContext
+    return { t, log }
+  }
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex')
+
+  it('sends only differing files, in one bundle, with their modes; a second call sends nothing', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'kk-putfiles-')), 'ssl')
+    const files = new Map([
+      ['ca.pem', { content: 'CA CERT\n', mode: 0o644 }],
+      ['ca-key.pem', { content: "KEY with 'quotes' $(and) `more`\n", mode: 0o600 }],
+    ])
+    const first = localTask()
+    expect(await putFiles(first.t, dir, files)).toEqual(['ca.pem', 'ca-key.pem'])
+    expect(first.log).toEqual({ commands: 3, uploads: 1, changed: true })
+    expect(readdirSync(dir).sort()).toEqual(['ca-key.pem', 'ca.pem'])
+    expect(sha(readFileSync(join(dir, 'ca-key.pem'), 'utf8'))).toBe(sha(files.get('ca-key.pem')!.content))
+    expect(statSync(join(dir, 'ca-key.pem')).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dir, 'ca.pem')).mode & 0o777).toBe(0o644)
+
+    const second = localTask()
+    expect(await putFiles(second.t, dir, files)).toEqual([])
+    expect(second.log).toEqual({ commands: 1, uploads: 0, changed: false })
+
+    files.set('ca.pem', { content: 'NEW CA CERT\n', mode: 0o644 })
+    expect(await putFiles(localTask().t, dir, files)).toEqual(['ca.pem'])
+    expect(readFileSync(join(dir, 'ca.pem'), 'utf8')).toBe('NEW CA CERT\n')
+  })
+
+  it('refuses a name that is not a plain file name', async () => {
+    await expect(putFiles(localTask().t, '/nonexistent', new Map([['../escape.pem', { content: 'x', mode: 0o644 }]])))
+      .rejects.toThrow(/not a plain file name/)
   })
 })
