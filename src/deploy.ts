@@ -55,6 +55,8 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
     mirror: request.mirror,
     offlineDir: request.offlineDir,
     useCache: request.useCache,
+    // A verified file already in the artifacts directory (the CLI keeps it between runs) is used as it is.
+    reuseExisting: true,
     concurrency: 4,
     log: request.logger,
   })
