@@ -52,11 +52,10 @@ export function containerdModule(options: ContainerdOptions = {}): ModuleDefinit
 export const containerd = containerdModule()
 
 async function installBinaries(t: TaskContext): Promise<void> {
-  const daemon = await installArchiveInto(t, 'containerd', BIN)
-  const runc = await installBinary(t, 'runc', RUNC)
+  // A running containerd keeps its replaced binary until it restarts; runc is run afresh for every container.
+  if (await installArchiveInto(t, 'containerd', BIN)) await requestRestart(t, 'containerd')
+  await installBinary(t, 'runc', RUNC)
   await installArchiveInto(t, 'crictl', BIN)
-  // A running containerd keeps the replaced binary (and its shims' runc) until it restarts.
-  if (daemon || runc) await requestRestart(t, 'containerd')
 }
 
 async function configure(t: TaskContext, options: ContainerdOptions): Promise<void> {
