@@ -236,6 +236,13 @@ describe.skipIf(skipReason)('etcd module: a new 3-member cluster on test nodes',
     expect(second.events.filter((e) => e.type === 'task-end' && e.status !== 'unchanged')).toEqual([])
     expect(await Promise.all(ALL.map((name) => certDigests(nodes, name)))).toEqual(before)
     expect(await Promise.all(ALL.map((name) => mainPid(nodes, name)))).toEqual(pids)
+    // The rerun read the CA key back from node1; neither run's events (the logs) may hold a key.
+    const keyLines = (await onNode(nodes, 'node1', ['sh', '-c', `cat ${SSL}/*-key.pem`])).split('\n').filter((line) => line.length >= 40)
+    for (const outcome of [first, second]) {
+      const logged = JSON.stringify(outcome.events)
+      expect(logged).not.toContain('PRIVATE KEY')
+      expect(keyLines.filter((line) => logged.includes(line))).toEqual([])
+    }
   })
 
   it('survives a member killed and booted again: quorum holds meanwhile, etcd comes back by itself, a rerun changes nothing', { timeout: 120_000 }, async () => {
