@@ -54,6 +54,8 @@ export const ACTED_ON_FIELDS: readonly string[] = [
   'registry.registryMirrors',
   'registry.insecureRegistries',
   'registry.auths',
+  'registry.containerdDataDir',
+  'registry.dockerDataDir',
   'addons.*.name',
   'addons.*.namespace',
   'addons.*.sources.chart',
