@@ -7,6 +7,7 @@ import type { Host } from '../config/types.js'
 import { sh, type Command } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { certFiles, ETCD_CERT_DIR, ETCD_ENV_FILE, ETCDCTL } from './etcd-config.js'
+import { RESTART_PENDING_DIR } from './steps.js'
 
 /** What a node says about its etcd before anything is changed. */
 export interface MemberState {
@@ -15,25 +16,30 @@ export interface MemberState {
   /** Its data directory holds a member (etcd ran there before). */
   hasData: boolean
   active: boolean
+  /** An earlier run changed what this member reads and did not get to restart it. */
+  restartPending: boolean
   /** Values of its current /etc/etcd.env, when there is one. */
   env: { name?: string; state?: string; initialCluster?: string }
 }
 
 const INSPECT = `set -e
-ca=$1/ca.pem data=$2 env=$3
+ca=$1/ca.pem data=$2 env=$3 pending=$4
+if [ -e "$pending" ]; then echo pending=yes; fi
 if [ -f "$ca" ]; then sum=$(sha256sum < "$ca"); echo "ca=\${sum%% *}"; fi
 if [ -d "$data/member" ]; then echo data=yes; else echo data=no; fi
 echo "active=$(systemctl is-active etcd 2>/dev/null || true)"
 if [ -f "$env" ]; then grep -E '^ETCD_(NAME|INITIAL_CLUSTER|INITIAL_CLUSTER_STATE)=' "$env" | sed 's/^/env./' || true; fi`
 
 export async function inspectMember(t: TaskContext): Promise<MemberState> {
-  const result = await t.exec(sh`sh -c ${INSPECT} kk-etcd-inspect ${ETCD_CERT_DIR} ${t.config.etcd.dataDir} ${ETCD_ENV_FILE}`)
+  const pending = `${RESTART_PENDING_DIR}/etcd`
+  const result = await t.exec(sh`sh -c ${INSPECT} kk-etcd-inspect ${ETCD_CERT_DIR} ${t.config.etcd.dataDir} ${ETCD_ENV_FILE} ${pending}`)
   const values = new Map(result.stdout.split('\n').filter((line) => line.includes('='))
     .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1).trim()] as const))
   return {
     caSha256: values.get('ca'),
     hasData: values.get('data') === 'yes',
     active: values.get('active') === 'active',
+    restartPending: values.get('pending') === 'yes',
     env: {
       name: values.get('env.ETCD_NAME'),
       state: values.get('env.ETCD_INITIAL_CLUSTER_STATE'),

@@ -12,7 +12,7 @@ import {
 import { decideRoles, foreignMembers, foreignMembersMessage, type MemberRole } from './etcd-membership.js'
 import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
 import { defineModule } from './module.js'
-import { installFromArchive, putFile, putFiles } from './steps.js'
+import { clearPendingRestart, installFromArchive, putFile, putFiles, requestRestart } from './steps.js'
 
 /** What later modules (kubeadm-init) read from `t.shared` under ETCD_SHARED_KEY. */
 export interface EtcdClientInfo {
@@ -31,7 +31,10 @@ const START_TIMEOUT_MS = 120_000
 class EtcdRun {
   readonly states = new Map<string, MemberState>()
   roles = new Map<string, MemberRole>()
-  /** Hosts where certificates, binaries, unit or environment changed: a running etcd must restart. */
+  /**
+   * Hosts where certificates, binaries, unit or environment changed (now, or in a run that failed before
+   * restarting): a running etcd must restart. Remembered on the node until it has.
+   */
   readonly touched = new Set<string>()
   /** Hosts that joined in this run, in order: the next joiner counts them as running members. */
   readonly joined = new Set<string>()
@@ -73,7 +76,22 @@ class EtcdRun {
 // ── tasks ────────────────────────────────────────────────────────────────────────────────────────
 
 async function inspect(run: EtcdRun, t: TaskContext): Promise<void> {
-  run.states.set(t.host.name, await inspectMember(t))
+  const state = await inspectMember(t)
+  run.states.set(t.host.name, state)
+  if (state.restartPending) run.touched.add(t.host.name)
+}
+
+async function markTouched(run: EtcdRun, t: TaskContext): Promise<void> {
+  if (run.touched.has(t.host.name) && run.state(t.host).restartPending) return
+  run.touched.add(t.host.name)
+  await requestRestart(t, 'etcd')
+  run.state(t.host).restartPending = true
+}
+
+async function restarted(run: EtcdRun, t: TaskContext): Promise<void> {
+  if (run.state(t.host).restartPending) await clearPendingRestart(t, 'etcd')
+  run.state(t.host).restartPending = false
+  run.touched.delete(t.host.name)
 }
 
 /** Runs once, on the PKI source host: reads its certificates (if any) and issues what is missing. */
@@ -108,7 +126,7 @@ async function installCertificates(run: EtcdRun, t: TaskContext): Promise<void> 
   const readByEtcd = new Set([certFiles.ca, certFiles.member(t.host.name), certFiles.memberKey(t.host.name)])
   const files = new Map([...run.pki].map(([name, content]) => [name, { content, mode: isPrivateKey(name) ? 0o600 : 0o644 }]))
   const changed = await putFiles(t, ETCD_CERT_DIR, files)
-  if (changed.some((name) => readByEtcd.has(`${ETCD_CERT_DIR}/${name}`))) run.touched.add(t.host.name)
+  if (changed.some((name) => readByEtcd.has(`${ETCD_CERT_DIR}/${name}`))) await markTouched(run, t)
   // An upload that finds the same bytes leaves the mode alone; keys made by someone else may be readable.
   const loosened = await t.exec(sh`find ${ETCD_CERT_DIR} -maxdepth 1 -name '*-key.pem' ! -perm 0600 -exec chmod 0600 {} + -print`)
   if (loosened.stdout.trim()) t.changed()
@@ -122,7 +140,7 @@ async function installEtcdBinaries(run: EtcdRun, t: TaskContext): Promise<void> 
     [`${top}/etcd`]: `${BIN_DIR}/etcd`,
     [`${top}/etcdctl`]: `${BIN_DIR}/etcdctl`,
   })
-  if (changed) run.touched.add(t.host.name)
+  if (changed) await markTouched(run, t)
 }
 
 /** etcd.env and etcd.service; for a member that ran before, its bootstrap settings are kept (etcd ignores them now). */
@@ -136,7 +154,7 @@ async function writeMemberConfig(run: EtcdRun, t: TaskContext, bootstrap: Bootst
     await t.exec(raw('systemctl enable etcd'))
     t.changed()
   }
-  if (envChanged || unitChanged) run.touched.add(t.host.name)
+  if (envChanged || unitChanged) await markTouched(run, t)
 }
 
 function memberNameOf(run: EtcdRun, host: Host): string {
@@ -166,6 +184,7 @@ async function startMember(run: EtcdRun, t: TaskContext): Promise<void> {
   if (state.active && !run.touched.has(t.host.name)) return
   await t.exec(raw(state.active ? 'systemctl restart --no-block etcd' : 'systemctl start --no-block etcd'))
   t.changed()
+  await restarted(run, t)
 }
 
 /** A running member picks up new certificates, binaries or settings; the others keep quorum meanwhile. */
@@ -173,6 +192,7 @@ async function restartMember(run: EtcdRun, t: TaskContext): Promise<void> {
   await t.exec(raw('systemctl restart etcd'), { timeoutMs: START_TIMEOUT_MS })
   t.changed()
   await waitForLocalHealth(run, t)
+  await restarted(run, t)
 }
 
 /**
@@ -195,6 +215,7 @@ async function joinMember(run: EtcdRun, t: TaskContext): Promise<void> {
   await t.exec(raw(run.state(t.host).active ? 'systemctl restart --no-block etcd' : 'systemctl start --no-block etcd'))
   t.changed()
   await waitForLocalHealth(run, t)
+  await restarted(run, t)
   run.joined.add(t.host.name)
 }
 

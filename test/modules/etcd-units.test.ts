@@ -140,7 +140,7 @@ describe('etcd remote helpers', () => {
 
 describe('etcd membership', () => {
   const ports = { client: 2379, peer: 2380 }
-  const fresh: MemberState = { hasData: false, active: false, env: {} }
+  const fresh: MemberState = { hasData: false, active: false, restartPending: false, env: {} }
   const states = (entries: Record<string, Partial<MemberState>>) =>
     new Map(Object.entries(entries).map(([name, state]) => [name, { ...fresh, ...state }]))
   const allThree = 'etcd-node1=https://10.0.0.1:2380,etcd-node2=https://10.0.0.2:2380,etcd-node3=https://10.0.0.3:2380'
