@@ -12,7 +12,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -372,6 +372,9 @@ async function writeUsers(etc: string, passwordHash: string): Promise<void> {
 /** A node is a fresh machine: the host's enabled services (docker, etcd, postgres...) are not enabled, sshd is. */
 async function disableHostServices(etc: string): Promise<void> {
   const systemDir = join(etc, 'systemd/system')
+  // A node has no console: systemd's container getty would fail and restart in a loop.
+  await mkdir(systemDir, { recursive: true })
+  for (const unit of ['console-getty.service', 'container-getty@.service']) await symlink('/dev/null', join(systemDir, unit))
   const wants = (await run('find', ['/etc/systemd/system', '-mindepth', '2', '-maxdepth', '2', '-path', '*.wants/*'])).stdout
   for (const link of wants.trim().split('\n').filter(Boolean)) {
     if (link.endsWith('/ssh.service')) continue
