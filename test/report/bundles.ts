@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { repoRoot } from '../support/bundle.js'
 
 /** The same preamble scripts/bundle.mjs puts before every bundle (ncc's ESM output lacks __dirname and require). */
@@ -24,18 +25,25 @@ function newestSource(dir = join(repoRoot, 'src')): number {
 }
 
 /**
- * The bundled post step to run: dist/post/index.js when it is newer than every source file (`npm test`
+ * The bundled entry point to run: dist/<entry>/index.js when it is newer than every source file (`npm test`
  * bundles first), else a fresh bundle in a temp directory, so `vitest run test/report` never tests stale
  * code and never rewrites dist/.
  */
-export function currentPostBundle(): string {
-  const dist = join(repoRoot, 'dist/post/index.js')
-  if (existsSync(dist) && statSync(dist).mtimeMs >= newestSource()) return dist
-  const out = mkdtempSync(join(tmpdir(), 'kk-post-bundle-'))
-  execFileSync(join(repoRoot, 'node_modules/.bin/ncc'), ['build', 'src/post.ts', '-o', out, '--quiet', '--transpile-only', '--target', 'es2022'], {
-    cwd: repoRoot, stdio: 'pipe',
+export async function currentBundle(entry: 'main' | 'post'): Promise<string> {
+  const dist = join(repoRoot, 'dist', entry, 'index.js')
+  const newest = newestSource()
+  if (existsSync(dist) && statSync(dist).mtimeMs >= newest) return dist
+  // One temp bundle per state of src/, shared by the test files of a run.
+  const cached = join(tmpdir(), `kk-${entry}-bundle-${Math.floor(newest)}`, 'index.js')
+  if (existsSync(cached)) return cached
+  const out = mkdtempSync(join(tmpdir(), `kk-${entry}-bundle-`))
+  // Asynchronously: a blocked worker misses vitest's own heartbeats during a long build.
+  await promisify(execFile)(join(repoRoot, 'node_modules/.bin/ncc'), ['build', `src/${entry}.ts`, '-o', out, '--quiet', '--transpile-only', '--target', 'es2022'], {
+    cwd: repoRoot,
   })
   const file = join(out, 'index.js')
   writeFileSync(file, `${BANNER}\n${readFileSync(file, 'utf8')}`)
-  return file
+  rmSync(join(cached, '..'), { recursive: true, force: true })
+  renameSync(out, join(cached, '..'))
+  return cached
 }

@@ -8,7 +8,7 @@ import { finishActionReport, recordLogsDir, startActionReport } from '../../src/
 import { Redactor } from '../../src/report/redact.js'
 import { node24, run } from '../support/bundle.js'
 import { applyEnv, refusedUrl, resultsServiceEnv, startResultsService, type ResultsService } from '../support/results-service.js'
-import { currentPostBundle } from './post-bundle.js'
+import { currentBundle } from './bundles.js'
 import { failingRun, samplePlan, SECRETS } from './synthetic.js'
 import { readTree } from './tree.js'
 
@@ -19,8 +19,8 @@ const SHORT_SLEEPS = `data:text/javascript,${encodeURIComponent(
 let service: ResultsService
 
 // Bundling takes a minute or two on a busy 2-core machine when dist/post is stale.
-beforeAll(() => {
-  POST = currentPostBundle()
+beforeAll(async () => {
+  POST = await currentBundle('post')
 }, 300_000)
 beforeAll(async () => {
   service = await startResultsService()
