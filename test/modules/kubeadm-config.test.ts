@@ -46,11 +46,14 @@ function richConfig(version: string): ClusterConfig {
   return config
 }
 
-function documents(text: string): Array<Record<string, any>> {
-  return parseAllDocuments(text).map((d) => d.toJS() as Record<string, any>)
+/** A parsed document, as loosely typed as yaml's own parse(). */
+type Parsed = ReturnType<typeof parse>
+
+function documents(text: string): Parsed[] {
+  return parseAllDocuments(text).map((d) => d.toJS() as Parsed)
 }
 
-function byKind(text: string, kind: string): Record<string, any> {
+function byKind(text: string, kind: string): Parsed {
   return documents(text).find((d) => d.kind === kind)!
 }
 
