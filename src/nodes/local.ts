@@ -14,7 +14,7 @@ import { OutputCollector, redact } from './output.js'
 import type { Command } from './quote.js'
 import type { Log } from './ssh.js'
 import { SUDO_PROBE, sudoFailure, sudoPreamble, withSudo, type SudoMode } from './sudo.js'
-import { DEFAULT_MODE, catCommand, parseSha256, sha256Command, sha256File, storeCommand } from './transfer.js'
+import { DEFAULT_MODE, SAME, catCommand, parseSha256, sha256Command, sha256File, storeCommand } from './transfer.js'
 
 export interface LocalOptions {
   sudoPassword?: string
@@ -93,6 +93,7 @@ export class LocalConnection implements Connection {
       pipeline(createReadStream(localPath), stdin),
     )
     if (result.code !== 0) throw new UserError(`copy of ${localPath} to ${remotePath} failed: ${result.stderr.trim().split('\n').pop()}`, { host: this.host })
+    if (result.stdout.startsWith(SAME)) return { changed: false, bytes: 0 }
     return { changed: true, bytes: size }
   }
 

@@ -16,7 +16,7 @@ import { OutputCollector, redact } from './output.js'
 import type { Command } from './quote.js'
 import { Semaphore } from './semaphore.js'
 import { SUDO_PROBE, sudoFailure, sudoPreamble, withSudo, type SudoMode } from './sudo.js'
-import { DEFAULT_MODE, catCommand, parseSha256, sha256Command, sha256File, storeCommand, verifyAndMoveCommand } from './transfer.js'
+import { DEFAULT_MODE, SAME, SEND, catCommand, parseSha256, sha256Command, sha256File, storeCommand, verifyAndMoveCommand } from './transfer.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn'
 export type Log = (level: LogLevel, message: string) => void
@@ -299,15 +299,19 @@ export class SshConnection implements Connection {
     })).size
     const sum = options.sha256 ?? (await sha256File(localPath))
     const mode = options.sudo ? await this.sudo() : 'none'
-    if ((await this.remoteSha256(remotePath, mode)) === sum) return { changed: false, bytes: 0 }
     const fileMode = options.mode ?? DEFAULT_MODE
     const useSftp = this.options.settings.uploadMethod === 'sftp' && mode === 'none'
+    if (useSftp && (await this.remoteSha256(remotePath, mode)) === sum) return { changed: false, bytes: 0 }
     const result = useSftp
       ? await this.uploadSftp(localPath, remotePath, sum, fileMode)
-      : await this.run(storeCommand(remotePath, sum, fileMode, size), mode, { timeoutMs: transferTimeout(size) }, (channel) => streamFile(localPath, channel))
+      : await this.run(storeCommand(remotePath, sum, fileMode, size), mode, { timeoutMs: transferTimeout(size) }, async (channel) => {
+          if ((await firstLine(channel)) === SEND) await streamFile(localPath, channel)
+          else channel.end()
+        })
     if (result.code !== 0) {
       throw new UserError(`upload of ${localPath} to ${remotePath} failed: ${lastLine(result.stderr) || `exit code ${result.code}`}`, { host: this.host })
     }
+    if (!useSftp && result.stdout.startsWith(SAME)) return { changed: false, bytes: 0 }
     return { changed: true, bytes: size }
   }
 
@@ -406,6 +410,24 @@ function openExecChannel(client: Client, text: string, callback: (error: Error |
       return
     }
     callback(error, channel)
+  })
+}
+
+/** The first stdout line of a channel, or '' when it closes first. */
+function firstLine(channel: ClientChannel): Promise<string> {
+  return new Promise((resolve) => {
+    let text = ''
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString()
+      const newline = text.indexOf('\n')
+      if (newline < 0) return
+      channel.removeListener('data', onData)
+      channel.removeListener('close', onClose)
+      resolve(text.slice(0, newline))
+    }
+    const onClose = () => resolve('')
+    channel.on('data', onData)
+    channel.once('close', onClose)
   })
 }
 

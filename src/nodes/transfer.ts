@@ -8,8 +8,18 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { sh, type Command } from './quote.js'
 
+/** The first line of the upload script's stdout: the target already has this content, or send it. */
+export const SAME = 'kk-upload:same'
+export const SEND = 'kk-upload:send'
+
 const STORE = `set -e
 target=$1 sum=$2 mode=$3 size=$4
+# One round trip: say first whether the file is already there, so the sender can skip sending it.
+if [ -f "$target" ]; then
+  current=$(sha256sum < "$target" 2>/dev/null) || current=
+  if [ "\${current%% *}" = "$sum" ]; then echo ${SAME}; exit 0; fi
+fi
+echo ${SEND}
 dir=$(dirname -- "$target")
 mkdir -p -- "$dir"
 tmp=$(mktemp "$dir/.kk-upload.XXXXXX")
@@ -38,7 +48,10 @@ trap - EXIT`
 
 const SHA256 = `if [ -f "$1" ]; then sum=$(sha256sum < "$1") && echo "\${sum%% *}"; fi`
 
-/** Reads stdin into a temp file beside `target`, verifies `sum` and `size`, sets `mode` and renames it over `target`. */
+/**
+ * Prints SAME and stops when `target` already has `sum`; otherwise prints SEND, reads stdin into a temp
+ * file beside `target`, verifies `sum` and `size`, sets `mode` and renames it over `target`.
+ */
 export function storeCommand(target: string, sha256: string, mode: number, size: number): Command {
   return sh`sh -c ${STORE} kk-upload ${target} ${sha256} ${modeText(mode)} ${size}`
 }
