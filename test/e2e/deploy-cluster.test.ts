@@ -4,6 +4,7 @@
  * kubeadm, kubelet and kubectl are the test doubles (test/fixtures/doubles): they record their argv and
  * input files, so this proves what kk-action asks of them, not that a real cluster comes up.
  */
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -108,6 +109,17 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
       else expect(join.controlPlane, host).toBeUndefined()
       // The file held the token: it is gone once the host joined.
       expect((await onNode(host, 'test -e /etc/kubernetes/kubeadm-join.yaml; echo $?')).stdout.trim()).toBe('1')
+    }
+  })
+
+  it('never shows the join token or the certificate key, on the console or in the logs directory', async () => {
+    const [token, certificateKey] = (await onNode(names()[0], 'cat /var/lib/kk-doubles/token /var/lib/kk-doubles/certificate-key')).stdout.trim().split('\n')
+    const logs = execFileSync('sh', ['-c', `cat $(find ${first.logs} -type f)`], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
+    expect(logs).toContain('Your Kubernetes control-plane has initialized successfully!')
+    expect(logs).toContain('--discovery-token-ca-cert-hash sha256:')
+    for (const secret of [token, certificateKey]) {
+      expect(first.stderr).not.toContain(secret)
+      expect(logs).not.toContain(secret)
     }
   })
 
