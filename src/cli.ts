@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { isUserError } from './errors.js'
+import { isUserError, UserError } from './errors.js'
 import { stderrLogger, type Logger } from './log.js'
 import { preparePlan, type PlanRequest } from './core.js'
 import { formatPlanTable } from './plan/format.js'
@@ -96,11 +96,21 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return number
 }
 
-function connectOptions(values: Values) {
+function connectOptions(values: Values, redactor: Redactor) {
+  const privateKey = values['ssh-private-key'] ? readKeyFile(values['ssh-private-key']) : undefined
+  redactor.add(privateKey)
   return {
     hostKeyPolicy: choice<HostKeyPolicy>('host-key-policy', values['host-key-policy'], HOST_KEY_POLICIES, 'strict'),
     knownHostsPath: values['known-hosts'],
-    privateKey: values['ssh-private-key'] ? readFileSync(values['ssh-private-key'], 'utf8') : undefined,
+    privateKey,
+  }
+}
+
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new UserError(`cannot read the private key file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { file: path }, 'Check the --ssh-private-key path')
   }
 }
 
@@ -128,7 +138,7 @@ function pipelineCommand(pipeline: 'create' | 'delete') {
       const { result } = await deploy({
         ...planRequest(values, logger, pipeline),
         nodes: choice('nodes', values.nodes, ['target', 'ephemeral'] as const, 'target'),
-        connect: connectOptions(values),
+        connect: connectOptions(values, redactor),
         artifactsDir: values['artifacts-dir'] ?? defaultArtifactsDir(),
         offlineDir: values['offline-dir'],
         useCache: false,

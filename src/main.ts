@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { isUserError } from './errors.js'
+import { PipelineError } from './pipeline/errors.js'
 import { preparePlan } from './core.js'
 import { deploy } from './deploy.js'
 import { SHARED_KUBECONFIG_PATH } from './pipeline/types.js'
@@ -105,7 +106,10 @@ async function run(): Promise<void> {
 }
 
 function fail(error: unknown, redactor: Redactor): void {
-  if (isUserError(error)) {
+  if (error instanceof PipelineError) {
+    // Each failing host already has its annotation (report/actions-console.ts); this is the detail.
+    core.info(redactor.redact(error.message))
+  } else if (isUserError(error)) {
     const { file, line, column, host } = error.location
     core.error(redactor.redact(error.message), {
       title: host ? `kk-action: ${host}` : 'kk-action',

@@ -17,7 +17,7 @@ describe('README and action.yml', () => {
   it('declares every input and output of design.md §3, runs on node24 with a post step that always runs', () => {
     expect(Object.keys(action.inputs).sort()).toEqual([
       'cache', 'checksums', 'cleanup', 'command', 'concurrency', 'config', 'container-manager', 'host-key-policy',
-      'known-hosts', 'kubernetes-version', 'logs-artifact', 'logs-retention-days', 'mirror', 'network-plugin', 'nodes',
+      'known-hosts', 'kubernetes-version', 'logs-artifact', 'logs-retention-days', 'matrix', 'mirror', 'network-plugin', 'nodes',
       'offline-dir', 'ssh-password', 'ssh-private-key',
     ])
     expect(Object.keys(action.outputs).sort()).toEqual(['cache-hit', 'kubeconfig', 'kubernetes-version', 'logs-artifact-id', 'logs-dir', 'plan'])
