@@ -25,15 +25,23 @@ async function fetchAdminConf(t: TaskContext): Promise<string> {
   }
 }
 
-/** Replaces the file atomically, never readable by others, not even for a moment. */
+/**
+ * Replaces the file atomically, never readable by others, not even for a moment. The temporary file is
+ * created new inside a private directory, so nothing planted beside the target (a symlink in /tmp) is followed.
+ */
 function writePrivate(path: string, content: string): boolean {
   let current: string | undefined
   try { current = readFileSync(path, 'utf8') } catch { current = undefined }
   mkdirSync(dirname(path), { recursive: true })
-  const temp = `${path}.kk-tmp-${process.pid}`
-  writeFileSync(temp, content, { mode: 0o600 })
-  chmodSync(temp, 0o600)
-  renameSync(temp, path)
+  const privateDir = mkdtempSync(join(dirname(path), '.kk-kubeconfig-'))
+  try {
+    const temp = join(privateDir, 'kubeconfig')
+    writeFileSync(temp, content, { mode: 0o600, flag: 'wx' })
+    chmodSync(temp, 0o600)
+    renameSync(temp, path)
+  } finally {
+    rmSync(privateDir, { recursive: true, force: true })
+  }
   return current !== content
 }
 

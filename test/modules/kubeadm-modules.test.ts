@@ -2,12 +2,18 @@
  * The decisions of kubeadm-init and the join modules, against scripted hosts: when init runs, when it is
  * refused, reset before a retry, fresh credentials only when someone must join.
  */
+import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { parse } from 'yaml'
 import type { Host } from '../../src/config/types.js'
 import { kubeadmInit } from '../../src/modules/kubeadm-init.js'
 import { JOIN_CREDENTIALS_KEY } from '../../src/modules/kubeadm-join.js'
 import { joinControlPlane } from '../../src/modules/join-control-plane.js'
 import { joinWorkers } from '../../src/modules/join-workers.js'
+import { kubeconfig } from '../../src/modules/kubeconfig.js'
+import { SHARED_KUBECONFIG_DESTINATION, SHARED_KUBECONFIG_PATH } from '../../src/pipeline/types.js'
 import type { ModuleDefinition } from '../../src/modules/module.js'
 import type { PlanContext } from '../../src/plan/types.js'
 import type { TaskContext } from '../../src/pipeline/types.js'
@@ -30,6 +36,9 @@ class ScriptedHosts {
   readonly secrets: string[] = []
   readonly warnings: string[] = []
   readonly shared = new Map<string, unknown>()
+  /** What download() finds on the hosts, by path. */
+  readonly files: Record<string, string> = {}
+  changes = 0
   constructor(private readonly script: Record<string, Script>) {}
 
   context(host: Host, ctx: PlanContext): TaskContext {
@@ -50,10 +59,15 @@ class ScriptedHosts {
         this.commands.push({ host: host.name, text: `upload ${remote}` })
         return { changed: reply(`upload ${remote}`).code === 0, bytes: 1 }
       },
+      download: async (remote: string, local: string) => {
+        this.commands.push({ host: host.name, text: `download ${remote}` })
+        writeFileSync(local, this.files[remote] ?? '')
+        return { changed: true, bytes: 1 }
+      },
       secret: (value: string) => { this.secrets.push(value) },
       warn: (message: string) => { this.warnings.push(message) },
       log: () => {},
-      changed: () => {},
+      changed: () => { this.changes++ },
     } as unknown as TaskContext
   }
 
@@ -172,5 +186,51 @@ describe('join modules', () => {
       '/usr/local/bin/kubeadm join --config /etc/kubernetes/kubeadm-join.yaml', 'rm -f /etc/kubernetes/kubeadm-join.yaml', '/usr/local/bin/kubeadm reset -f',
       '/usr/local/bin/kubeadm join --config /etc/kubernetes/kubeadm-join.yaml', 'rm -f /etc/kubernetes/kubeadm-join.yaml',
     ])
+  })
+})
+
+describe('kubeconfig', () => {
+  const key = Buffer.from('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKk\n-----END EC PRIVATE KEY-----\n').toString('base64')
+  const admin = `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0EK
+    server: https://lb.kubesphere.local:6443
+  name: kubernetes
+kind: Config
+users:
+- name: kubernetes-admin
+  user:
+    client-certificate-data: Q0VSVAo=
+    client-key-data: ${key}
+`
+
+  it('written where asked, 0600, server rewritten, key data secret; the same again is no change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kk-kubeconfig-'))
+    const path = join(dir, 'out', 'kubeconfig')
+    const hosts = new ScriptedHosts({})
+    hosts.files['/etc/kubernetes/admin.conf'] = admin
+    hosts.shared.set(SHARED_KUBECONFIG_DESTINATION, path)
+    await runModule(kubeconfig, planContext(1, 0), hosts)
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    expect(parse(readFileSync(path, 'utf8')).clusters[0].cluster.server).toBe('https://10.0.0.1:6443')
+    expect(hosts.shared.get(SHARED_KUBECONFIG_PATH)).toBe(path)
+    expect(hosts.secrets).toContain(key)
+    expect(hosts.changes).toBe(1)
+    await runModule(kubeconfig, planContext(1, 0), hosts)
+    expect(hosts.changes).toBe(1)
+  })
+
+  it('a symlink planted at the destination is replaced, not written through', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kk-kubeconfig-'))
+    const elsewhere = join(dir, 'elsewhere')
+    writeFileSync(elsewhere, 'untouched')
+    symlinkSync(elsewhere, join(dir, 'kubeconfig'))
+    const hosts = new ScriptedHosts({})
+    hosts.files['/etc/kubernetes/admin.conf'] = admin
+    hosts.shared.set(SHARED_KUBECONFIG_DESTINATION, join(dir, 'kubeconfig'))
+    await runModule(kubeconfig, planContext(1, 0), hosts)
+    expect(readFileSync(elsewhere, 'utf8')).toBe('untouched')
+    expect(readFileSync(join(dir, 'kubeconfig'), 'utf8')).toContain('https://10.0.0.1:6443')
   })
 })
