@@ -145,6 +145,8 @@ function pipelineCommand(pipeline: 'create' | 'delete') {
         concurrency: positive('concurrency', values.concurrency, 10),
         events: fanOut(consoleSink, { emit: (event) => report?.emit(event) }),
         signal: controller.signal,
+        onSecret: (value) => redactor.add(value),
+        kubeconfigPath: values.kubeconfig,
         onPlan: ({ plan, loaded }) => {
           redactor.addAll(loaded.secrets)
           if (values.logs) report = DeploymentReport.open({ dir: values.logs, plan, redactor })

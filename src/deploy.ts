@@ -9,7 +9,7 @@ import { ConnectionPool, type ConnectOptions } from './nodes/connect.js'
 import type { Connection } from './nodes/connection.js'
 import type { EventSink } from './pipeline/events.js'
 import { runPipeline, unimplementedModules, type PipelineResult } from './pipeline/runner.js'
-import type { LocalArtifact } from './pipeline/types.js'
+import { SHARED_KUBECONFIG_DESTINATION, type LocalArtifact } from './pipeline/types.js'
 import { preparePlan, type PlanRequest, type PreparedPlan } from './core.js'
 
 export interface DeployRequest extends PlanRequest {
@@ -23,6 +23,10 @@ export interface DeployRequest extends PlanRequest {
   concurrency: number
   events: EventSink
   signal?: AbortSignal
+  /** Secrets that appear while the pipeline runs (join tokens, certificate keys, kubeconfig key data). */
+  onSecret?: (value: string) => void
+  /** Where the kubeconfig module writes the admin kubeconfig (default $RUNNER_TEMP/kubeconfig). */
+  kubeconfigPath?: string
   /** Called once the plan exists (the report writes plan.json before anything runs). */
   onPlan?: (prepared: PreparedPlan) => void | Promise<void>
   /** Called with the resolved artifacts (for the summary), before the pipeline starts. */
@@ -66,7 +70,14 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
   const pool = new ConnectionPool({ ...request.connect, log: sshLog(request.logger) })
   const connect = request.nodes === 'ephemeral' ? localConnector(pool) : (host: Host) => pool.get(host)
   try {
-    const result = await runPipeline({ plan, config, connect, artifacts, concurrency: request.concurrency, events: request.events, signal: request.signal })
+    const result = await runPipeline({
+      plan, config, connect, artifacts,
+      concurrency: request.concurrency,
+      events: request.events,
+      signal: request.signal,
+      onSecret: request.onSecret,
+      shared: new Map(request.kubeconfigPath ? [[SHARED_KUBECONFIG_DESTINATION, request.kubeconfigPath]] : []),
+    })
     return { prepared, resolved, result }
   } catch (error) {
     if (request.onFailure && !request.signal?.aborted) {

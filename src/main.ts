@@ -59,6 +59,8 @@ async function pipelineCommand(inputs: ActionInputs, redactor: Redactor): Promis
       useCache: inputs.cache,
       concurrency: inputs.concurrency,
       signal: controller.signal,
+      // The redactor masks it in every file the report writes, and (startActionReport) in the runner's log.
+      onSecret: (value) => redactor.add(value),
       events: { emit: (event) => report?.events.emit(event) },
       onPlan: ({ plan, loaded }) => {
         redactor.addAll(loaded.secrets)

@@ -286,6 +286,7 @@ export const specSchema = z.strictObject({
   // kk-action extensions
   componentVersions: z.record(z.string(), z.string()).optional(),
   bastion: bastionSchema.optional(),
+  smokeTest: z.strictObject({ manifest: str.optional(), command: str.optional(), timeoutSeconds: int.optional() }).optional(),
 })
 
 export const clusterDocumentSchema = z.strictObject({

@@ -40,6 +40,16 @@ export const ACTED_ON_FIELDS: readonly string[] = [
   'kubernetes.podPidsLimit',
   'kubernetes.apiserverCertExtraSans',
   'kubernetes.featureGates',
+  'kubernetes.apiserverArgs',
+  'kubernetes.controllerManagerArgs',
+  'kubernetes.schedulerArgs',
+  'kubernetes.kubeletArgs',
+  'kubernetes.kubeletConfiguration',
+  'kubernetes.kubeProxyConfiguration',
+  'kubernetes.containerRuntimeEndpoint',
+  'kubernetes.nodeCidrMaskSize',
+  'kubernetes.masqueradeAll',
+  'kubernetes.disableKubeProxy',
   'etcd.type',
   'etcd.external',
   'etcd.dataDir',
@@ -77,6 +87,7 @@ export const ACTED_ON_FIELDS: readonly string[] = [
   'addons.*.delay',
   'componentVersions',
   'bastion',
+  'smokeTest',
 ]
 
 const PATTERNS = ACTED_ON_FIELDS.map((pattern) => pattern.split('.'))
