@@ -12,7 +12,7 @@ import { UserError } from '../errors.js'
 import type { Connection } from './connection.js'
 import type { HostKeyPolicy } from './hostkeys.js'
 import { LocalConnection } from './local.js'
-import { SshConnection, connectWithRetry, type Log, type SshEndpoint, type SshSettings } from './ssh.js'
+import { ConnectError, SshConnection, connectWithRetry, type Log, type SshEndpoint, type SshSettings } from './ssh.js'
 
 export interface ConnectOptions {
   hostKeyPolicy: HostKeyPolicy
@@ -151,10 +151,14 @@ export class ConnectionPool {
       client.then((c) => c.on('close', () => this.bastions.delete(key)), () => this.bastions.delete(key))
     }
     const jump = await client
+    const timeoutMs = this.options.connectTimeoutMs ?? 15_000
     return new Promise((resolve, reject) => {
+      // A retryable ConnectError: the bastion answered, but the host behind it did not (yet).
+      const timer = setTimeout(() => reject(new ConnectError(`bastion ${bastion.address} got no answer from ${host.address}:${host.port} within ${timeoutMs} ms`, host.name, true)), timeoutMs)
       jump.forwardOut('127.0.0.1', 0, host.address, host.port, (error, stream) => {
+        clearTimeout(timer)
         if (error) {
-          reject(new UserError(`bastion ${bastion.address} cannot reach ${host.address}:${host.port}: ${error.message}`, { host: host.name }))
+          reject(new ConnectError(`bastion ${bastion.address} cannot reach ${host.address}:${host.port}: ${error.message}`, host.name, true))
         } else resolve(stream)
       })
     })

@@ -431,8 +431,26 @@ function firstLine(channel: ClientChannel): Promise<string> {
   })
 }
 
+/**
+ * Sends a file as the channel's stdin. When the remote command exits first (a full disk, a checksum
+ * failure), sending stops: sshd would not open the window again, and the channel would never close.
+ */
 async function streamFile(localPath: string, channel: ClientChannel): Promise<void> {
-  await pipeline(createReadStream(localPath, { highWaterMark: 256 * 1024 }), channel)
+  const source = createReadStream(localPath, { highWaterMark: 256 * 1024 })
+  let exited = false
+  const stop = () => {
+    exited = true
+    source.destroy()
+    channel.end()
+  }
+  channel.once('exit', stop)
+  try {
+    await pipeline(source, channel)
+  } catch (error) {
+    if (!exited) throw error
+  } finally {
+    channel.removeListener('exit', stop)
+  }
 }
 
 /** Generous: a slow link at 1 MiB/s plus a minute. */

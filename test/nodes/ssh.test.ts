@@ -250,8 +250,11 @@ describe.skipIf(skip)('SSH connections against real sshd in test nodes', () => {
 
       const first = await connection.upload(big, target, { sudo: true, mode: 0o600 })
       expect(first).toEqual({ changed: true, bytes: 24 * 1024 * 1024 })
+      const inode = async () => (await nodes.exec('node1', ['stat', '-c', '%i %Y', target])).stdout
+      const before = await inode()
       const second = await connection.upload(big, target, { sudo: true, mode: 0o600 })
       expect(second).toEqual({ changed: false, bytes: 0 })
+      expect(await inode()).toBe(before)
       const remote = await nodes.exec('node1', ['sh', '-c', `sha256sum ${target}; stat -c %a ${target}; ls -A /srv/kk`])
       expect(remote.stdout).toBe(`${sha256(big)}  ${target}\n600\nbig.bin\n`)
       await connection.close()
