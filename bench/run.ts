@@ -45,6 +45,9 @@ for (const count of nodeCounts) {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'kk-bench-run-'))
+const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+/** kk-action's --logs directories are kept here (gitignored) for profiling: events.ndjson has every command. */
+const keptLogs = join(repoRoot, 'bench', 'results', `${stamp}-logs`)
 const started = Date.now()
 const out: string[] = []
 const say = (line = ''): void => {
@@ -90,6 +93,8 @@ interface ModuleProfile {
   uploadsPerHost: number
   /** Sum of command durations on the slowest host, ms. */
   commandMsPerHost: number
+  /** Sum of upload durations on the slowest host, ms. */
+  uploadMsPerHost: number
 }
 
 interface FanOut {
@@ -144,9 +149,15 @@ function profileModules(logsDir: string): ModuleProfile[] {
       for (const e of events) if (e.type === type && e.module === id) counts.set(String(e.host), (counts.get(String(e.host)) ?? 0) + 1)
       return median([...counts.values()])
     }
-    const commandMs = new Map<string, number>()
-    for (const e of events) if (e.type === 'command' && e.module === id) commandMs.set(String(e.host), (commandMs.get(String(e.host)) ?? 0) + Number(e.durationMs))
-    return { id, ms, execsPerHost: perHost('command'), uploadsPerHost: perHost('upload'), commandMsPerHost: Math.max(0, ...commandMs.values()) }
+    const slowest = (type: string) => {
+      const sums = new Map<string, number>()
+      for (const e of events) if (e.type === type && e.module === id) sums.set(String(e.host), (sums.get(String(e.host)) ?? 0) + Number(e.durationMs))
+      return Math.max(0, ...sums.values())
+    }
+    return {
+      id, ms, execsPerHost: perHost('command'), uploadsPerHost: perHost('upload'),
+      commandMsPerHost: slowest('command'), uploadMsPerHost: slowest('upload'),
+    }
   })
 }
 
@@ -163,6 +174,7 @@ async function kkDeploy(cli: string, config: string, nodes: TestNodes, mirror: M
   })
   const finished = stderr.match(/deploy finished: (\d+) change\(s\), (\d+) byte\(s\) uploaded/)
   if (!finished) throw new Error(`kk-action deploy (${label}) printed no "deploy finished" line:\n${stderr.slice(-2000)}`)
+  cpSync(logs, join(keptLogs, label), { recursive: true })
   return { ...measure, changes: Number(finished[1]), bytes: Number(finished[2]), modules: profileModules(logs) }
 }
 
@@ -379,11 +391,11 @@ function reportFanOut(results: FanOut[]): void {
   for (const r of results) {
     say(`kk-action per module, ${r.count} nodes (module wall time; execs and uploads per host, median over hosts; summed exec time on the slowest host):`)
     say()
-    say('| module | first: wall | first: execs/host | first: uploads/host | first: exec time/host | rerun: wall | rerun: execs/host | rerun: exec time/host |')
-    say('|---|---:|---:|---:|---:|---:|---:|---:|')
+    say('| module | first: wall | first: execs/host | first: exec time/host | first: uploads/host | first: upload time/host | rerun: wall | rerun: execs/host | rerun: exec time/host |')
+    say('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const m of r.kk.modules ?? []) {
       const again = r.kkRerun.modules?.find((n) => n.id === m.id)
-      say(`| ${m.id} | ${s(m.ms)} | ${m.execsPerHost} | ${m.uploadsPerHost} | ${s(m.commandMsPerHost)} | ${again ? s(again.ms) : '–'} | ${again?.execsPerHost ?? '–'} | ${again ? s(again.commandMsPerHost) : '–'} |`)
+      say(`| ${m.id} | ${s(m.ms)} | ${m.execsPerHost} | ${s(m.commandMsPerHost)} | ${m.uploadsPerHost} | ${s(m.uploadMsPerHost)} | ${again ? s(again.ms) : '–'} | ${again?.execsPerHost ?? '–'} | ${again ? s(again.commandMsPerHost) : '–'} |`)
     }
     say()
   }
@@ -427,7 +439,7 @@ async function main(): Promise<void> {
   }
   say(`Whole bench: ${s(Date.now() - started)}; load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}.`)
   mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true })
-  const file = join(repoRoot, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.md`)
+  const file = join(repoRoot, 'bench', 'results', `${stamp}.md`)
   writeFileSync(file, out.join('\n') + '\n')
   progress(`written to ${relative(repoRoot, file)}`)
 }
