@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { renderHaproxyConfig, renderHaproxyManifest } from '../../src/modules/lb-haproxy.js'
+import { kubeVipKubeconfig, renderKubeVipManifest } from '../../src/modules/lb-kube-vip.js'
+import { loadBalancer } from '../../src/modules/load-balancer.js'
+import { makeConfig } from '../plan/make-config.js'
+
+interface PodSpec {
+  spec: {
+    hostNetwork: boolean
+    containers: Array<{ image: string; env?: Array<{ name: string; value: string }> }>
+    volumes: Array<{ hostPath: { path: string } }>
+  }
+  metadata: { annotations?: Record<string, string> }
+}
+
+describe('haproxy', () => {
+  const config = makeConfig({ controlPlanes: 3, workers: 2, internalLoadbalancer: 'haproxy' })
+
+  it('listens on loopback at the endpoint port and lists every apiserver with a health check', () => {
+    const cfg = renderHaproxyConfig(config)
+    expect(cfg).toMatch(/^\s+bind 127\.0\.0\.1:6443$/m)
+    const servers = cfg.split('\n').filter((line) => line.trim().startsWith('server '))
+    expect(servers).toEqual(['node1', 'node2', 'node3'].map((name, i) =>
+      `  server ${name} 10.0.0.${i + 1}:6443 check check-ssl verify none`))
+    expect(cfg).toMatch(/option httpchk GET \/healthz/)
+  })
+
+  it('the static pod carries the config checksum, so a changed config recreates it', () => {
+    const cfg = renderHaproxyConfig(config)
+    const pod = parse(renderHaproxyManifest(config, cfg)) as PodSpec
+    const other = parse(renderHaproxyManifest(config, `${cfg}# changed\n`)) as PodSpec
+    expect(pod.spec.hostNetwork).toBe(true)
+    expect(pod.metadata.annotations?.['cfg-checksum']).not.toEqual(other.metadata.annotations?.['cfg-checksum'])
+    expect(pod.spec.volumes[0].hostPath.path).toBe('/etc/kubekey/haproxy')
+  })
+
+  it('pulls its image from the private registry when one is set', () => {
+    const privateConfig = { ...config, registry: { ...config.registry, privateRegistry: 'https://reg.local:5000/' } }
+    const pod = parse(renderHaproxyManifest(privateConfig, renderHaproxyConfig(privateConfig))) as PodSpec
+    expect(pod.spec.containers[0].image).toBe('reg.local:5000/library/haproxy:2.9.6-alpine')
+  })
+
+  it('runs on workers that are not control planes', () => {
+    const mixed = makeConfig({ controlPlanes: 2, workers: 1, internalLoadbalancer: 'haproxy' })
+    const ctx = { config: mixed, hostsWithRole: (...roles: string[]) => mixed.hosts.filter((h) => h.roles.some((r) => roles.includes(r))) }
+    expect(loadBalancer.hosts(ctx as never).map((h) => h.name)).toEqual(['node3'])
+  })
+})
+
+describe('kube-vip', () => {
+  const config = makeConfig({ controlPlanes: 3, internalLoadbalancer: 'kube-vip' })
+  const withVip = { ...config, controlPlaneEndpoint: { ...config.controlPlaneEndpoint, address: '10.0.0.100' } }
+
+  it('announces the configured VIP by ARP on the detected interface', () => {
+    const pod = parse(renderKubeVipManifest(withVip, 'ens3', '/etc/kubernetes/admin.conf')) as PodSpec
+    const env = Object.fromEntries(pod.spec.containers[0].env!.map((e) => [e.name, e.value]))
+    expect(env).toMatchObject({ address: '10.0.0.100', vip_arp: 'true', vip_interface: 'ens3', port: '6443', cp_enable: 'true' })
+    expect(pod.spec.hostNetwork).toBe(true)
+  })
+
+  it('refuses a missing VIP and names the field', () => {
+    expect(() => renderKubeVipManifest(config, 'ens3', '/etc/kubernetes/admin.conf')).toThrow(/controlPlaneEndpoint\.address/)
+  })
+
+  it('the first control plane of 1.29+ reads super-admin.conf, every other admin.conf', () => {
+    expect(kubeVipKubeconfig(29, true)).toBe('/etc/kubernetes/super-admin.conf')
+    expect(kubeVipKubeconfig(29, false)).toBe('/etc/kubernetes/admin.conf')
+    expect(kubeVipKubeconfig(28, true)).toBe('/etc/kubernetes/admin.conf')
+  })
+
+  it('refuses an interface name that is not one', () => {
+    expect(() => renderKubeVipManifest(withVip, 'eth0\n- evil', '/etc/kubernetes/admin.conf')).toThrow(/interface/)
+  })
+})
