@@ -12,7 +12,7 @@
  * bench/results/<date>.md.
  *
  *   npx vite-node bench/run.ts [--nodes 3,8] [--plan-runs 5] [--artifacts-scale 0.05] [--artifacts-runs 1]
- *                              [--no-bundle] [--skip fanout,plan,artifacts]
+ *                              [--no-bundle] [--skip fanout,plan,artifacts] [--host-bashrc]
  */
 import { execFile, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,7 +21,9 @@ import { join, relative } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
 import { buildMirror, serveMirror, type MirrorBuild, type MirrorServer } from '../test/fixtures/build-mirror.js'
 import { writeClusterFile } from '../test/e2e/cluster.js'
-import { sshdConnectionsFrom } from '../test/nodes/fixture.js'
+import { connectHost } from '../src/nodes/connect.js'
+import { raw } from '../src/nodes/quote.js'
+import { hostFor, sshdConnectionsFrom } from '../test/nodes/fixture.js'
 import { startTestNodes, type TestNodes } from '../test/nodes/testnodes.js'
 import { repoRoot, run as runProcess, type ProcessResult } from '../test/support/bundle.js'
 
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     'artifacts-scale': { type: 'string', default: '0.05' },
     'artifacts-runs': { type: 'string', default: '1' },
     'no-bundle': { type: 'boolean', default: false },
+    'host-bashrc': { type: 'boolean', default: false },
     skip: { type: 'string', default: '' },
   },
   allowPositionals: true,
@@ -106,7 +109,33 @@ interface FanOut {
   kkRerun: RunMeasure
   ansible: RunMeasure
   ansibleRerun: RunMeasure
+  latency: ExecLatency
   loadAtEnd: number
+}
+
+/** Median ms of one remote `true`, each way of running it, sequentially on node1 of the same nodes. */
+interface ExecLatency {
+  samples: number
+  /** kk-action's SshConnection.exec over one open connection (a new session channel per exec). */
+  kkExec: number
+  /** OpenSSH `ssh host true` through an open ControlMaster (a new session on the master per command). */
+  sshMux: number
+  /** The same `true` entered into the node's namespaces directly (no SSH, no PAM): the floor. */
+  nsenter: number
+  /** The same with sshd's PAM session modules out of the picture: kk exec with `UsePAM no` on the node. */
+  kkExecNoPam?: number
+  /** kk exec with the host's /root/.bashrc in the node (what the test nodes have unless the bench replaces it). */
+  kkExecHostBashrc?: number
+}
+
+/**
+ * The test nodes' /root is a copy-on-write view of this machine's /root, whose .bashrc runs `pyenv init` and
+ * has no "not interactive: return" guard. sshd runs every command through root's bash, which (Debian's
+ * SSH_SOURCE_BASHRC) sources .bashrc: ~0.3 s more per exec here. A fresh Debian server has /etc/skel's
+ * .bashrc, which returns at once for non-interactive shells; the bench gives the nodes that one.
+ */
+async function debianBashrc(nodes: TestNodes): Promise<void> {
+  await Promise.all(nodes.nodes.map((n) => nodes.exec(n.name, ['sh', '-c', 'cp -p /root/.bashrc /root/.bashrc.host && cp /etc/skel/.bashrc /root/.bashrc'])))
 }
 
 async function connectionsNow(nodes: TestNodes): Promise<number[]> {
@@ -250,6 +279,7 @@ async function fanOut(cli: string, count: number, mirror: MirrorBuild, server: M
   progress(`starting ${count} test nodes`)
   const nodes = await startTestNodes({ count, prefix: `kkbr${count}` })
   try {
+    if (!values['host-bashrc']) await debianBashrc(nodes)
     const dir = join(work, `n${count}`)
     mkdirSync(dir, { recursive: true })
     const config = writeClusterFile(dir, nodes, mirror, { etcdType: 'kubeadm' })
@@ -265,13 +295,69 @@ async function fanOut(cli: string, count: number, mirror: MirrorBuild, server: M
     const kkRerun = await kkDeploy(cli, config, nodes, mirror, server, `n${count}-rerun`)
     progress(`${count} nodes: ansible rerun`)
     const ansibleRerun = await ansibleCopy(nodes, ansibleFiles, `n${count}-rerun`)
+    progress(`${count} nodes: per-exec latency`)
+    const latency = await execLatency(nodes, 10)
     return {
       count, files: files.map((f) => ({ name: f.name, bytes: f.bytes })), totalBytes: files.reduce((s, f) => s + f.bytes, 0),
-      scp, kk, kkRerun, ansible, ansibleRerun, loadAtEnd: loadavg()[0],
+      scp, kk, kkRerun, ansible, ansibleRerun, latency, loadAtEnd: loadavg()[0],
     }
   } finally {
     await nodes.stop()
   }
+}
+
+async function timed(samples: number, fn: () => Promise<unknown>): Promise<number> {
+  const ms: number[] = []
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now()
+    await fn()
+    ms.push(performance.now() - t0)
+  }
+  return median(ms)
+}
+
+async function kkExecMedian(nodes: TestNodes, samples: number): Promise<number> {
+  const connection = await connectHost(hostFor(nodes, 'node1', 'root'), { hostKeyPolicy: 'strict', knownHostsPath: nodes.knownHostsPath })
+  try {
+    await connection.exec(raw('true'))
+    return await timed(samples, () => connection.exec(raw('true')))
+  } finally {
+    await connection.close()
+  }
+}
+
+async function execLatency(nodes: TestNodes, samples: number): Promise<ExecLatency> {
+  const node = nodes.node('node1')
+  const kkExec = await kkExecMedian(nodes, samples)
+  const control = join(work, `mux-${nodes.nodes.length}`)
+  const ssh = (...extra: string[]) => execFileAsync('ssh', [
+    '-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${nodes.knownHostsPath}`, '-i', nodes.keyPath,
+    '-o', 'ControlMaster=auto', '-o', `ControlPath=${control}`, '-o', 'ControlPersist=60', ...extra, `root@${node.address}`, 'true',
+  ])
+  await ssh()
+  const sshMux = await timed(samples, () => ssh())
+  await execFileAsync('ssh', ['-o', `ControlPath=${control}`, '-O', 'exit', 'ignored']).catch(() => undefined)
+  const nsenter = await timed(samples, () => nodes.exec('node1', ['true']))
+  // The same exec with sshd not running PAM's session stack (pam_systemd, pam_motd, ...), then back.
+  const pam = async (value: 'yes' | 'no') => {
+    await nodes.exec('node1', ['sh', '-c', `sed -i 's/^#\\?UsePAM .*/UsePAM ${value}/' /etc/ssh/sshd_config && grep -q '^UsePAM ${value}' /etc/ssh/sshd_config && systemctl reload ssh`])
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  let kkExecNoPam: number | undefined
+  try {
+    await pam('no')
+    kkExecNoPam = await kkExecMedian(nodes, samples)
+  } catch (error) {
+    progress(`exec latency without PAM not measured: ${(error as Error).message}`)
+  } finally {
+    await pam('yes').catch(() => undefined)
+  }
+  let kkExecHostBashrc: number | undefined
+  if (!values['host-bashrc']) {
+    await nodes.exec('node1', ['sh', '-c', 'cp /root/.bashrc.host /root/.bashrc'])
+    kkExecHostBashrc = await kkExecMedian(nodes, samples)
+  }
+  return { samples, kkExec, sshMux, nsenter, kkExecNoPam, kkExecHostBashrc }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -354,6 +440,7 @@ function median(numbers: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]
 }
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+const opt = (ms: number | undefined) => (ms === undefined ? '–' : `${ms.toFixed(0)} ms`)
 const x = (ratio: number) => `${ratio.toFixed(2)}×`
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`
 const conns = (m: RunMeasure) => {
@@ -372,7 +459,9 @@ function reportFanOut(results: FanOut[]): void {
     'sync-binaries (kubeadm/kubelet/kubectl + CNI plugins + kubelet unit) and containerd (install, configure, start, verify). ' +
     'scp: one `scp` process per node with every file, all nodes in parallel. Ansible: `ansible-playbook -f <nodes>` with its defaults ' +
     '(ssh with ControlPersist, pipelining off), `gather_facts: false`, one `copy` task looping over the files; ' +
-    'each Ansible run starts without master connections. One run of each per node count, in the order scp, kk-action, Ansible, kk-action rerun, Ansible rerun.')
+    'each Ansible run starts without master connections. ' +
+    (values['host-bashrc'] ? 'The nodes keep the host\'s /root/.bashrc (pyenv init on every SSH command). ' : 'Root\'s ~/.bashrc in the nodes is Debian\'s /etc/skel one (the host\'s runs pyenv init on every SSH command; see the latency table). ') +
+    'One run of each per node count, in the order scp, kk-action, Ansible, kk-action rerun, Ansible rerun.')
   say()
   say('| nodes | scp | kk-action | Ansible copy | kk-action / scp | Ansible / kk-action | kk rerun | kk rerun / first | bytes uploaded first → rerun | changes first → rerun | Ansible rerun | Ansible rerun / kk rerun |')
   say('|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|')
@@ -387,6 +476,15 @@ function reportFanOut(results: FanOut[]): void {
   say('| nodes | scp | kk-action deploy | kk-action rerun | Ansible copy | Ansible rerun |')
   say('|---:|---:|---:|---:|---:|---:|')
   for (const r of results) say(`| ${r.count} | ${conns(r.scp)} | ${conns(r.kk)} | ${conns(r.kkRerun)} | ${conns(r.ansible)} | ${conns(r.ansibleRerun)} |`)
+  say()
+  say(`Per-exec latency on node1 (median of ${first.latency.samples} sequential \`true\`, measured right after the runs above; \`sshd\` runs each command through root's bash, which sources ~/.bashrc):`)
+  say()
+  say('| nodes up | kk-action exec (ssh2, open connection) | OpenSSH via ControlMaster | kk-action exec, sshd UsePAM no | kk-action exec, root\'s .bashrc = the host\'s (pyenv init) | no SSH (nsenter) |')
+  say('|---:|---:|---:|---:|---:|---:|')
+  for (const r of results) {
+    const l = r.latency
+    say(`| ${r.count} | ${l.kkExec.toFixed(0)} ms | ${l.sshMux.toFixed(0)} ms | ${opt(l.kkExecNoPam)} | ${opt(l.kkExecHostBashrc)} | ${l.nsenter.toFixed(0)} ms |`)
+  }
   say()
   for (const r of results) {
     say(`kk-action per module, ${r.count} nodes (module wall time; execs and uploads per host, median over hosts; summed exec time on the slowest host):`)
