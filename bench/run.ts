@@ -14,7 +14,7 @@
  *   npx vite-node bench/run.ts [--nodes 3,8] [--plan-runs 5] [--artifacts-scale 0.05] [--artifacts-runs 1]
  *                              [--no-bundle] [--skip fanout,plan,artifacts] [--host-bashrc]
  */
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
