@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto'
+import { basename, dirname, isAbsolute, resolve } from 'node:path'
+import type { Addon, ClusterConfig } from '../config/types.js'
+import { UserError } from '../errors.js'
+import { sh, type Command } from '../nodes/quote.js'
+
+export const ADMIN_CONF = '/etc/kubernetes/admin.conf'
+export const KUBECTL = '/usr/local/bin/kubectl'
+export const HELM = '/usr/local/bin/helm'
+/** Where an addon's files from the runner (values file, local chart, manifests) are put on the node. */
+export const ADDONS_DIR = '/etc/kubekey/addons'
+
+/** A file on the runner that the addon's command reads on the node. */
+export interface AddonFile {
+  local: string
+  remote: string
+}
+
+/** What it takes to apply one addon on the node: files to send, then commands in order. */
+export interface AddonSteps {
+  files: AddonFile[]
+  commands: Command[]
+}
+
+const isUrl = (path: string) => /^https?:\/\//.test(path)
+
+/** The node's directory for an addon; the name is hashed in when it is not a plain file name. */
+export function addonDir(addon: Addon): string {
+  const plain = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(addon.name)
+  const id = plain ? addon.name : createHash('sha256').update(addon.name).digest('hex').slice(0, 16)
+  return `${ADDONS_DIR}/${id}`
+}
+
+/** A path in the config is relative to the config file, as KubeKey reads it relative to where it runs. */
+function onRunner(config: ClusterConfig, path: string): string {
+  return isAbsolute(path) ? path : resolve(dirname(config.file), path)
+}
+
+/** A runner file sent into the addon's directory; the index keeps two files of one basename apart. */
+function sent(config: ClusterConfig, addon: Addon, path: string, index: number): AddonFile {
+  return { local: onRunner(config, path), remote: `${addonDir(addon)}/${index}-${basename(path)}` }
+}
+
+/**
+ * The steps of one addon: a chart becomes `helm upgrade --install` (idempotent on reruns) in its namespace,
+ * yaml paths become `kubectl apply -f` (URLs are passed to kubectl as the user wrote them).
+ */
+export function addonSteps(config: ClusterConfig, addon: Addon): AddonSteps {
+  const files: AddonFile[] = []
+  const commands: Command[] = []
+  const chart = addon.sources.chart
+  if (chart) {
+    const ref = chartReference(config, addon, files)
+    const valuesFile = chart.valuesFile ? sent(config, addon, chart.valuesFile, files.length) : undefined
+    if (valuesFile) files.push(valuesFile)
+    commands.push(helmCommand(addon, ref, valuesFile?.remote))
+  }
+  const yamlPaths = addon.sources.yaml?.path ?? []
+  if (yamlPaths.length > 0 && addon.namespace) commands.push(ensureNamespace(addon.namespace))
+  for (const path of yamlPaths) {
+    const target = isUrl(path) ? path : (files.push(sent(config, addon, path, files.length)), files[files.length - 1].remote)
+    commands.push(kubectlApply(addon.namespace, target))
+  }
+  return { files, commands }
+}
+
+interface ChartReference {
+  chart: string
+  repo?: string
+}
+
+function chartReference(config: ClusterConfig, addon: Addon, files: AddonFile[]): ChartReference {
+  const chart = addon.sources.chart!
+  if (chart.path) {
+    if (!/\.tgz$/.test(chart.path)) {
+      throw new UserError(`addon ${addon.name}: chart path ${chart.path} is not a packaged chart (.tgz)`,
+        { file: config.file, field: 'spec.addons.sources.chart.path' }, 'Package it with `helm package DIR` and give the .tgz')
+    }
+    const file = sent(config, addon, chart.path, files.length)
+    files.push(file)
+    return { chart: file.remote }
+  }
+  if (!chart.repo && !chart.name.includes('/') && !chart.name.startsWith('oci://')) {
+    throw new UserError(`addon ${addon.name}: chart ${chart.name} has neither a repo nor a path`,
+      { file: config.file, field: 'spec.addons.sources.chart.repo' }, 'Give the chart repository URL in repo, or a packaged chart in path')
+  }
+  return { chart: chart.name, repo: chart.repo }
+}
+
+function helmCommand(addon: Addon, ref: ChartReference, valuesFile: string | undefined): Command {
+  const chart = addon.sources.chart!
+  const args: string[] = ['upgrade', '--install', addon.name, ref.chart, '--namespace', addon.namespace ?? 'default', '--create-namespace']
+  if (ref.repo) args.push('--repo', ref.repo)
+  if (chart.version) args.push('--version', chart.version)
+  if (valuesFile) args.push('--values', valuesFile)
+  for (const value of chart.values ?? []) args.push('--set', value)
+  if (chart.wait) args.push('--wait')
+  args.push('--kubeconfig', ADMIN_CONF)
+  return sh`${HELM} ${args}`
+}
+
+function kubectlApply(namespace: string | undefined, target: string): Command {
+  const args = ['apply', '-f', target]
+  if (namespace) args.push('--namespace', namespace)
+  args.push('--kubeconfig', ADMIN_CONF)
+  return sh`${KUBECTL} ${args}`
+}
+
+/** A namespace for yaml addons must exist before `kubectl apply -n` (helm creates its own). */
+export function ensureNamespace(namespace: string): Command {
+  return sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get namespace ${namespace} >/dev/null 2>&1 || ${KUBECTL} --kubeconfig ${ADMIN_CONF} create namespace ${namespace}`
+}
