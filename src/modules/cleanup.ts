@@ -1,9 +1,170 @@
+import { posix } from 'node:path'
+import type { ClusterConfig } from '../config/types.js'
+import { raw, sh } from '../nodes/quote.js'
+import type { TaskContext } from '../pipeline/types.js'
+import { dataDirFromSpec } from './runtime-service.js'
+import { backupScriptPath } from './etcd-config.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
+import { KK_UNITS } from './reset.js'
+import { NODE_ARTIFACT_DIR } from './steps.js'
 
-/** Removes binaries, units, configs, CNI state and iptables/ipvs rules the create pipeline left. */
+const BIN = '/usr/local/bin'
+const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'firewall', 'tuning']
+const CONTAINERD_BINARIES = ['containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'containerd-stress', 'ctr']
+const DOCKER_BINARIES = ['docker', 'dockerd', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'docker-init', 'docker-proxy']
+
+/**
+ * Binaries the create pipeline installed for this config. The runtime's are removed only for the
+ * configured container manager: the other one's names (a docker CLI, say) belong to someone else.
+ */
+export function installedBinaries(config: ClusterConfig): string[] {
+  const kubernetes = ['kubeadm', 'kubelet', 'kubectl', 'etcd', 'etcdctl', 'crictl', 'cri-dockerd', 'helm']
+  const runtime = config.kubernetes.containerManager === 'containerd' ? CONTAINERD_BINARIES : DOCKER_BINARIES
+  const binaries = [...new Set([...kubernetes, ...runtime])].map((name) => `${BIN}/${name}`)
+  const runc = config.kubernetes.containerManager === 'containerd' ? ['/usr/local/sbin/runc'] : []
+  return [...binaries, ...runc, ...CNI_PLUGINS.map((plugin) => `/opt/cni/bin/${plugin}`)]
+}
+
+/** Unit files and drop-ins kk-action wrote, configs, certificates, and the state Kubernetes, CNI and etcd keep. */
+export function clusterFiles(config: ClusterConfig): string[] {
+  return [
+    ...KK_UNITS.map((unit) => `/etc/systemd/system/${unit}`), '/etc/systemd/system/kubelet.service.d',
+    '/etc/kubernetes', '/var/lib/kubelet', '/etc/kubekey',
+    '/etc/containerd', '/etc/crictl.yaml', '/etc/docker/daemon.json',
+    '/etc/ssl/etcd', '/etc/etcd.env', config.etcd.dataDir, backupScriptPath(config),
+    '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel',
+    '/var/lib/dockershim', '/var/run/kubernetes', '/var/log/pods', '/var/log/containers',
+    '/etc/sysctl.d/99-kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/systemd/timesyncd.conf.d/kk-action.conf',
+    NODE_ARTIFACT_DIR, '/var/lib/kk-action',
+  ]
+}
+
+/** Directories the create pipeline may have made, removed only when nothing else is left in them. */
+export function parentsIfEmpty(config: ClusterConfig): string[] {
+  return ['/opt/cni/bin', '/opt/cni', '/etc/cni', '/etc/docker', posix.dirname(backupScriptPath(config)),
+    '/etc/systemd/timesyncd.conf.d', '/usr/local/sbin']
+}
+
+// Unmounts what is mounted below a directory (deepest first: pod volumes, leftover snapshots).
+const UNMOUNT_BELOW = `for dir in "$@"; do
+  awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" && echo "unmounted $m"
+  done
+done; true`
+
+// Prints what it removed; what is already gone is not an error.
+const REMOVE = `for p in "$@"; do
+  if [ -e "$p" ] || [ -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; fi
+done`
+
+// The contents of a data directory (it may be a mount point, which cannot itself be removed).
+const EMPTY_DIR = `for d in "$@"; do
+  [ -d "$d" ] || continue
+  if [ -n "$(ls -A -- "$d")" ]; then find "$d" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + && echo "emptied $d"; fi
+  rmdir -- "$d" 2>/dev/null && echo "removed $d"
+done; true`
+
+const RMDIR_IF_EMPTY = `for d in "$@"; do
+  [ -d "$d" ] && rmdir -- "$d" 2>/dev/null && echo "removed $d"
+done; true`
+
+function reportChanges(t: TaskContext, stdout: string): void {
+  const lines = stdout.split('\n').filter(Boolean)
+  for (const line of lines) t.log(line)
+  if (lines.length) t.changed()
+}
+
+function runtimeDataDir(config: ClusterConfig): string {
+  return config.kubernetes.containerManager === 'containerd'
+    ? dataDirFromSpec(config, 'containerdDataDir') ?? '/var/lib/containerd'
+    : dataDirFromSpec(config, 'dockerDataDir') ?? '/var/lib/docker'
+}
+
+async function unmountClusterDirs(t: TaskContext): Promise<void> {
+  const dirs = ['/var/lib/kubelet', runtimeDataDir(t.config), '/run/containerd']
+  reportChanges(t, (await t.exec(sh`sh -c ${UNMOUNT_BELOW} kk-unmount ${dirs}`)).stdout)
+}
+
+async function removeFiles(t: TaskContext): Promise<void> {
+  const files = [...installedBinaries(t.config), ...clusterFiles(t.config)]
+  reportChanges(t, (await t.exec(sh`sh -c ${REMOVE} kk-remove ${files}`)).stdout)
+  reportChanges(t, (await t.exec(sh`sh -c ${EMPTY_DIR} kk-empty ${[runtimeDataDir(t.config)]}`)).stdout)
+  reportChanges(t, (await t.exec(sh`sh -c ${RMDIR_IF_EMPTY} kk-rmdir ${parentsIfEmpty(t.config)}`)).stdout)
+}
+
+const HOSTS_BLOCK = '/^# kk-action hosts BEGIN$/,/^# kk-action hosts END$/d'
+
+async function removeHostsBlock(t: TaskContext): Promise<void> {
+  const present = await t.exec(raw("grep -qx '# kk-action hosts BEGIN' /etc/hosts"), { allowFailure: true })
+  if (present.code !== 0) return
+  // Rewritten in place (not renamed over): /etc/hosts may be a bind mount in containers.
+  await t.exec(sh`sed ${HOSTS_BLOCK} /etc/hosts > /etc/hosts.kk-tmp && cat /etc/hosts.kk-tmp > /etc/hosts && rm -f /etc/hosts.kk-tmp`)
+  t.changed()
+}
+
+/**
+ * Chains kube-proxy and the CNI plugins create. KubeKey flushes every table (iptables -F/-X, -t nat too),
+ * which also drops the machine's own firewall and Docker's rules; here only these chains and the rules
+ * that jump to them go, the rest is restored as it was.
+ */
+export const KUBERNETES_CHAINS = 'KUBE-|CNI-|cali-|FLANNEL|CILIUM'
+
+// iptables-save minus the chains and jumps above, restored per family; nothing happens without a match.
+const FLUSH_KUBERNETES_RULES = `pattern="^:($1)|^-A ($1)|-j ($1)"; shift
+for family in iptables ip6tables; do
+  command -v "$family-save" >/dev/null 2>&1 || continue
+  rules=$("$family-save" 2>/dev/null) || continue
+  printf '%s\\n' "$rules" | grep -Eq "$pattern" || continue
+  printf '%s\\n' "$rules" | grep -Ev "$pattern" | "$family-restore" && echo "removed Kubernetes $family rules"
+done; true`
+
+async function flushKubernetesRules(t: TaskContext): Promise<void> {
+  reportChanges(t, (await t.exec(sh`sh -c ${FLUSH_KUBERNETES_RULES} kk-flush ${KUBERNETES_CHAINS}`)).stdout)
+}
+
+// Interfaces kube-proxy (ipvs) and the CNI plugins create.
+const KUBERNETES_LINKS = ['kube-ipvs0', 'nodelocaldns', 'cni0', 'flannel.1', 'flannel-v6.1', 'vxlan.calico', 'cilium_host', 'cilium_vxlan']
+
+const DELETE_LINKS = `for link in "$@"; do
+  ip link show "$link" >/dev/null 2>&1 && ip link delete "$link" && echo "deleted interface $link"
+done; true`
+
+async function removeIpvsAndLinks(t: TaskContext): Promise<void> {
+  // ipvsadm -C clears every virtual server: on a Kubernetes node, kube-proxy's ipvs mode is their only source.
+  if (t.config.kubernetes.proxyMode === 'ipvs') {
+    const listed = await t.exec(raw('ipvsadm -Sn 2>/dev/null'), { allowFailure: true })
+    if (listed.code === 0 && listed.stdout.trim()) {
+      await t.exec(raw('ipvsadm -C'))
+      t.log('cleared the ipvs table')
+      t.changed()
+    }
+  }
+  reportChanges(t, (await t.exec(sh`sh -c ${DELETE_LINKS} kk-links ${KUBERNETES_LINKS}`)).stdout)
+}
+
+async function reloadSystemd(t: TaskContext): Promise<void> {
+  await t.exec(raw('systemctl daemon-reload'))
+  await t.exec(sh`systemctl reset-failed ${[...KK_UNITS]}`, { allowFailure: true })
+}
+
+/**
+ * Removes what the create pipeline installed and wrote, and the rules and interfaces Kubernetes made.
+ * Not reverted, as in KubeKey: swap stays off (the fstab lines stay commented out, marked "disabled by
+ * kk-action", with /etc/fstab.kk-action.bak beside them), the hostname stays, sysctls keep their current
+ * values until reboot (their file is removed), and etcd backups in etcd.backupDir are kept: they are the
+ * way back from a delete run by mistake.
+ */
 export const cleanup = defineModule({
   id: 'cleanup',
   hosts: (ctx) => ctx.config.hosts,
   skip: alwaysRuns,
   needs: nothingNeeded,
+  tasks: () => [
+    { name: 'unmount pod volumes and container filesystems', run: unmountClusterDirs },
+    { name: 'remove binaries, units, configs and data', timeoutMs: 10 * 60_000, run: removeFiles },
+    { name: 'remove the /etc/hosts block', run: removeHostsBlock },
+    { name: 'remove Kubernetes iptables rules', run: flushKubernetesRules },
+    { name: 'remove ipvs rules and CNI interfaces', run: removeIpvsAndLinks },
+    { name: 'reload systemd', run: reloadSystemd },
+  ],
 })

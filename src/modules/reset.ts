@@ -1,9 +1,62 @@
-import { alwaysRuns, defineModule } from './module.js'
+import { raw, sh } from '../nodes/quote.js'
+import type { TaskContext } from '../pipeline/types.js'
+import { criSocket, KUBEADM } from './kubeadm-config.js'
+import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
 
-/** `kubeadm reset -f` and stopping what the create pipeline started. */
+/**
+ * The units the create pipeline writes to /etc/systemd/system, stopped in this order (consumers before
+ * what they consume). Only units whose file kk-action wrote there are touched: a distribution's own
+ * containerd or docker (unit under /lib/systemd/system) is left as it is.
+ */
+export const KK_UNITS = [
+  'kubelet.service', 'backup-etcd.timer', 'backup-etcd.service', 'etcd.service',
+  'cri-docker.service', 'cri-docker.socket', 'docker.service', 'docker.socket', 'containerd.service',
+] as const
+
+async function kubeadmReset(t: TaskContext): Promise<void> {
+  const installed = await t.exec(sh`test -x ${KUBEADM}`, { allowFailure: true })
+  if (installed.code !== 0) {
+    t.log(`${KUBEADM} is not installed: nothing for kubeadm reset to do`)
+    return
+  }
+  // The runtime must still run here: kubeadm reset removes the pods' containers through the CRI.
+  const result = await t.exec(sh`${KUBEADM} reset -f --cri-socket ${criSocket(t.config)}`, { allowFailure: true, timeoutMs: 5 * 60_000 })
+  if (result.code !== 0) t.warn(`kubeadm reset -f failed on ${t.host.name} (exit ${result.code}); the cleanup removes its files anyway: ${result.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
+  t.changed()
+}
+
+// Prints the units it stopped or disabled; a unit that is gone or already stopped is not an error.
+const STOP_UNITS = `for unit in "$@"; do
+  [ -f "/etc/systemd/system/$unit" ] || continue
+  if systemctl is-active --quiet "$unit"; then systemctl stop "$unit" && echo "stopped $unit"; fi
+  if systemctl is-enabled --quiet "$unit" 2>/dev/null; then systemctl disable "$unit" 2>/dev/null && echo "disabled $unit"; fi
+done; true`
+
+async function stopUnits(t: TaskContext): Promise<void> {
+  const result = await t.exec(sh`sh -c ${STOP_UNITS} kk-stop-units ${[...KK_UNITS]}`, { timeoutMs: 5 * 60_000 })
+  const acted = result.stdout.split('\n').filter(Boolean)
+  for (const line of acted) t.log(line)
+  if (acted.length) t.changed()
+}
+
+// Containers the runtime started keep running after it stops (their shims are separate processes); their
+// mounts would keep the data directories busy.
+async function stopLeftoverShims(t: TaskContext): Promise<void> {
+  const found = await t.exec(raw("pgrep -f '^/usr/local/bin/containerd-shim' || true"))
+  if (!found.stdout.trim()) return
+  await t.exec(raw("pkill -KILL -f '^/usr/local/bin/containerd-shim'"), { allowFailure: true })
+  t.changed()
+}
+
+/** `kubeadm reset -f`, then the kubelet, the container runtime and etcd (with its backup timer) stopped and disabled. */
 export const reset = defineModule({
   id: 'reset',
   hosts: (ctx) => ctx.config.hosts,
   skip: alwaysRuns,
-  needs: () => [],
+  needs: nothingNeeded,
+  tasks: () => [
+    { name: 'kubeadm reset', timeoutMs: 6 * 60_000, run: kubeadmReset },
+    { name: 'stop and disable kk-action units', timeoutMs: 6 * 60_000, run: stopUnits },
+    { name: 'stop leftover container shims', run: stopLeftoverShims },
+  ],
 })
