@@ -110,9 +110,12 @@ export async function testNodesSkipReason(): Promise<string | undefined> {
   return refused
 }
 
+let setsStarted = 0
+
 export async function startTestNodes(options: StartOptions = {}): Promise<TestNodes> {
   const count = options.count ?? 3
-  const prefix = options.prefix ?? `kt${process.pid.toString(36).slice(-5)}`
+  // Unique per call: names, cgroups and work dirs of an earlier set in this process are never reused.
+  const prefix = options.prefix ?? `kt${process.pid.toString(36).slice(-4)}${(setsStarted++).toString(36)}`
   if (prefix.length > 8) throw new Error(`test node prefix ${prefix} is longer than 8 characters`)
   const workDir = options.workDir ?? join(tmpdir(), `kk-testnodes-${prefix}`)
   const requestedInit = options.init ?? (process.env.KK_TESTNODES_INIT as InitKind | undefined)
