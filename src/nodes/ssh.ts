@@ -334,7 +334,7 @@ export class SshConnection implements Connection {
   /** One sftp channel per connection, opened on first use and kept (it takes one channel slot). */
   private sftp(): Promise<SFTPWrapper> {
     this.sftpSession ??= this.ensureClient().then((client) => new Promise<SFTPWrapper>((resolve, reject) => {
-      client.sftp((error, sftp) => (error ? reject(new UserError(`cannot start sftp: ${error.message}`, { host: this.host })) : resolve(sftp)))
+      retryOpen<SFTPWrapper>((done) => client.sftp((error, sftp) => done(error, sftp)), (error, sftp) => (error ? reject(new UserError(`cannot start sftp: ${error.message}`, { host: this.host })) : resolve(sftp)))
     }))
     this.sftpSession.catch(() => (this.sftpSession = undefined))
     return this.sftpSession
@@ -403,13 +403,17 @@ export class SshConnection implements Connection {
  * new channel can be refused right after an old one closed although fewer than MaxSessions are open.
  * Such refusals are retried briefly.
  */
-function openExecChannel(client: Client, text: string, callback: (error: Error | undefined, channel: ClientChannel) => void, attempt = 0): void {
-  client.exec(text, (error, channel) => {
+function openExecChannel(client: Client, text: string, callback: (error: Error | undefined, channel: ClientChannel) => void): void {
+  retryOpen<ClientChannel>((done) => client.exec(text, done), callback)
+}
+
+function retryOpen<T>(open: (done: (error: Error | undefined, value: T) => void) => void, callback: (error: Error | undefined, value: T) => void, attempt = 0): void {
+  open((error, value) => {
     if (error && attempt < 12 && /open failed|Channel open failure/i.test(error.message)) {
-      setTimeout(() => openExecChannel(client, text, callback, attempt + 1), 10 * 2 ** Math.min(attempt, 6))
+      setTimeout(() => retryOpen(open, callback, attempt + 1), 10 * 2 ** Math.min(attempt, 6))
       return
     }
-    callback(error, channel)
+    callback(error, value)
   })
 }
 
