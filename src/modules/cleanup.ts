@@ -30,8 +30,8 @@ export function clusterFiles(config: ClusterConfig): string[] {
   return [
     ...KK_UNITS.map((unit) => `/etc/systemd/system/${unit}`), '/etc/systemd/system/kubelet.service.d',
     '/etc/kubernetes', '/var/lib/kubelet', '/etc/kubekey',
-    '/etc/containerd', '/etc/crictl.yaml', '/etc/docker/daemon.json',
-    '/etc/ssl/etcd', '/etc/etcd.env', config.etcd.dataDir, backupScriptPath(config),
+    '/etc/containerd/config.toml', '/etc/containerd/certs.d', '/etc/crictl.yaml', '/etc/docker/daemon.json',
+    '/etc/ssl/etcd', '/etc/etcd.env', backupScriptPath(config),
     '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel',
     '/var/lib/dockershim', '/var/run/kubernetes', '/var/log/pods', '/var/log/containers',
     '/etc/sysctl.d/99-kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/systemd/timesyncd.conf.d/kk-action.conf',
@@ -39,10 +39,14 @@ export function clusterFiles(config: ClusterConfig): string[] {
   ]
 }
 
-/** Directories the create pipeline may have made, removed only when nothing else is left in them. */
+/**
+ * Directories the create pipeline may have made, removed when nothing else is left in them, no
+ * distribution package owns them and they belong to root: a packaged containerd's or etcd's directory
+ * (etcd's made by its package for its own user) was there before, and kk-action runs everything as root.
+ */
 export function parentsIfEmpty(config: ClusterConfig): string[] {
-  return ['/opt/cni/bin', '/opt/cni', '/etc/cni', '/etc/docker', posix.dirname(backupScriptPath(config)),
-    '/etc/systemd/timesyncd.conf.d', '/usr/local/sbin']
+  return ['/opt/cni/bin', '/opt/cni', '/etc/cni', '/etc/containerd', '/etc/docker', posix.dirname(backupScriptPath(config)),
+    '/etc/systemd/timesyncd.conf.d', config.etcd.dataDir, runtimeDataDir(config)]
 }
 
 // Unmounts what is mounted below a directory (deepest first: pod volumes, leftover snapshots).
@@ -61,11 +65,12 @@ done`
 const EMPTY_DIR = `for d in "$@"; do
   [ -d "$d" ] || continue
   if [ -n "$(ls -A -- "$d")" ]; then find "$d" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + && echo "emptied $d"; fi
-  rmdir -- "$d" 2>/dev/null && echo "removed $d"
 done; true`
 
-const RMDIR_IF_EMPTY = `for d in "$@"; do
-  [ -d "$d" ] && rmdir -- "$d" 2>/dev/null && echo "removed $d"
+const RMDIR_IF_EMPTY = `packaged() { command -v dpkg-query >/dev/null 2>&1 && dpkg-query -S "$1" >/dev/null 2>&1 ||
+  { command -v rpm >/dev/null 2>&1 && rpm -qf "$1" >/dev/null 2>&1; }; }
+for d in "$@"; do
+  [ -d "$d" ] && [ "$(stat -c %u -- "$d")" = 0 ] && ! packaged "$d" && rmdir -- "$d" 2>/dev/null && echo "removed $d"
 done; true`
 
 function reportChanges(t: TaskContext, stdout: string): void {
@@ -88,7 +93,7 @@ async function unmountClusterDirs(t: TaskContext): Promise<void> {
 async function removeFiles(t: TaskContext): Promise<void> {
   const files = [...installedBinaries(t.config), ...clusterFiles(t.config)]
   reportChanges(t, (await t.exec(sh`sh -c ${REMOVE} kk-remove ${files}`)).stdout)
-  reportChanges(t, (await t.exec(sh`sh -c ${EMPTY_DIR} kk-empty ${[runtimeDataDir(t.config)]}`)).stdout)
+  reportChanges(t, (await t.exec(sh`sh -c ${EMPTY_DIR} kk-empty ${[runtimeDataDir(t.config), t.config.etcd.dataDir]}`)).stdout)
   reportChanges(t, (await t.exec(sh`sh -c ${RMDIR_IF_EMPTY} kk-rmdir ${parentsIfEmpty(t.config)}`)).stdout)
 }
 

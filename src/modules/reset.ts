@@ -25,11 +25,14 @@ async function kubeadmReset(t: TaskContext): Promise<void> {
   t.changed()
 }
 
-// Prints the units it stopped or disabled; a unit that is gone or already stopped is not an error.
+// Prints the units it stopped or disabled; a unit that is gone or already stopped is not an error. Disabling
+// removes only the links `systemctl enable` made to our unit file: `systemctl disable` would also disable a
+// distribution's unit of the same name (its aliases, its SysV rc links) that was there before.
 const STOP_UNITS = `for unit in "$@"; do
   [ -f "/etc/systemd/system/$unit" ] || continue
   if systemctl is-active --quiet "$unit"; then systemctl stop "$unit" && echo "stopped $unit"; fi
-  if systemctl is-enabled --quiet "$unit" 2>/dev/null; then systemctl disable "$unit" 2>/dev/null && echo "disabled $unit"; fi
+  find /etc/systemd/system -mindepth 2 -maxdepth 2 -type l \\( -path '*.wants/*' -o -path '*.requires/*' \\) \\
+    -name "$unit" -lname "/etc/systemd/system/$unit" -print -delete | sed 's/^/disabled: removed /'
 done; true`
 
 async function stopUnits(t: TaskContext): Promise<void> {
