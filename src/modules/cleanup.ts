@@ -56,9 +56,13 @@ const UNMOUNT_BELOW = `for dir in "$@"; do
   done
 done; true`
 
-// Prints what it removed; what is already gone is not an error.
+/** Where a module that overwrites a file the machine already had keeps the original, for cleanup to put back. */
+export const ORIGINAL_SUFFIX = '.kk-action-orig'
+
+// Prints what it removed or restored; what is already gone is not an error.
 const REMOVE = `for p in "$@"; do
-  if [ -e "$p" ] || [ -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; fi
+  if [ -e "$p${ORIGINAL_SUFFIX}" ]; then rm -rf -- "$p" && mv -f -- "$p${ORIGINAL_SUFFIX}" "$p" && echo "restored $p"
+  elif [ -e "$p" ] || [ -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; fi
 done`
 
 // The contents of a data directory (it may be a mount point, which cannot itself be removed).
