@@ -129,13 +129,17 @@ interface ExecLatency {
 }
 
 /**
- * The test nodes' /root is a copy-on-write view of this machine's /root, whose .bashrc runs `pyenv init` and
- * has no "not interactive: return" guard. sshd runs every command through root's bash, which (Debian's
- * SSH_SOURCE_BASHRC) sources .bashrc: ~0.3 s more per exec here. A fresh Debian server has /etc/skel's
- * .bashrc, which returns at once for non-interactive shells; the bench gives the nodes that one.
+ * Root's ~/.bashrc on the nodes. sshd runs every command through root's bash, which (Debian's SSH_SOURCE_BASHRC)
+ * sources ~/.bashrc even for non-interactive commands. A fresh Debian server has /etc/skel's, which returns at
+ * once when not interactive (test/nodes/testnodes.ts gives the nodes that one); this machine's /root/.bashrc
+ * runs `pyenv init` (~0.3 s per exec under load). `host` puts this machine's into the nodes, to measure that.
  */
-async function debianBashrc(nodes: TestNodes): Promise<void> {
-  await Promise.all(nodes.nodes.map((n) => nodes.exec(n.name, ['sh', '-c', 'cp -p /root/.bashrc /root/.bashrc.host && cp /etc/skel/.bashrc /root/.bashrc'])))
+async function setBashrc(nodes: TestNodes, which: 'debian' | 'host', names = nodes.nodes.map((n) => n.name)): Promise<void> {
+  const content = readFileSync(which === 'host' ? '/root/.bashrc' : '/etc/skel/.bashrc', 'utf8')
+  await Promise.all(names.map(async (name) => {
+    const written = await nodes.exec(name, ['sh', '-c', 'cat > /root/.bashrc'], content)
+    if (written.code !== 0) throw new Error(`cannot write /root/.bashrc on ${name}: ${written.stderr}`)
+  }))
 }
 
 async function connectionsNow(nodes: TestNodes): Promise<number[]> {
@@ -279,7 +283,7 @@ async function fanOut(cli: string, count: number, mirror: MirrorBuild, server: M
   progress(`starting ${count} test nodes`)
   const nodes = await startTestNodes({ count, prefix: `kkbr${count}` })
   try {
-    if (!values['host-bashrc']) await debianBashrc(nodes)
+    await setBashrc(nodes, values['host-bashrc'] ? 'host' : 'debian')
     const dir = join(work, `n${count}`)
     mkdirSync(dir, { recursive: true })
     const config = writeClusterFile(dir, nodes, mirror, { etcdType: 'kubeadm' })
@@ -354,8 +358,12 @@ async function execLatency(nodes: TestNodes, samples: number): Promise<ExecLaten
   }
   let kkExecHostBashrc: number | undefined
   if (!values['host-bashrc']) {
-    await nodes.exec('node1', ['sh', '-c', 'cp /root/.bashrc.host /root/.bashrc'])
-    kkExecHostBashrc = await kkExecMedian(nodes, samples)
+    await setBashrc(nodes, 'host', ['node1'])
+    try {
+      kkExecHostBashrc = await kkExecMedian(nodes, samples)
+    } finally {
+      await setBashrc(nodes, 'debian', ['node1'])
+    }
   }
   return { samples, kkExec, sshMux, nsenter, kkExecNoPam, kkExecHostBashrc }
 }
