@@ -3,7 +3,7 @@
  * connection (up to etcd: containerd active, a healthy single-member etcd), never contacting the config's
  * hosts; `delete --nodes ephemeral` (what the post step's cleanup runs) removes it again.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runnerNodeName } from '../../src/config/ephemeral.js'
@@ -20,6 +20,7 @@ describe.skipIf(skip)('kk-action deploy --nodes ephemeral inside a test node', (
   let mirror: MirrorBuild
   let server: MirrorServer
   let file: string
+  let dir: string
 
   // The node sees /work through its mount namespace, so the bundle and the config are read where they are.
   const cliInNode = (command: 'deploy' | 'delete', ...extra: string[]) => nodes.exec(node.name, [
@@ -34,7 +35,7 @@ describe.skipIf(skip)('kk-action deploy --nodes ephemeral inside a test node', (
     // The node's only way out is the bridge: the mirror listens there.
     server = await serveMirror(mirror.root, 0, nodes.bridgeAddress)
     mkdirSync(DEFAULT_OUT_DIR, { recursive: true })
-    const dir = mkdtempSync(join(DEFAULT_OUT_DIR, '..', 'ephemeral-'))
+    dir = mkdtempSync(join(DEFAULT_OUT_DIR, '..', 'ephemeral-'))
     // The config's one host is a loopback address nothing listens on: contacting it would fail the deploy.
     const elsewhere = { ...node, name: 'not-contacted', address: '127.0.0.2' }
     file = writeClusterFile(dir, { ...nodes, nodes: [elsewhere] }, mirror)
@@ -42,6 +43,7 @@ describe.skipIf(skip)('kk-action deploy --nodes ephemeral inside a test node', (
   afterAll(async () => {
     await server?.close()
     await nodes?.stop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   it('deploys containerd and a healthy single-member etcd onto the node it runs on', { timeout: 900_000 }, async () => {
