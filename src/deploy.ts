@@ -68,6 +68,9 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
   const artifacts = new Map<string, LocalArtifact>(resolved.map((r) => [artifactKey(r.artifact), { artifact: r.artifact, path: r.path }]))
 
   const pool = new ConnectionPool({ ...request.connect, log: sshLog(request.logger) })
+  // A cancelled run stops what runs: closing the connections ends every open command on the nodes.
+  const stopRunning = () => void pool.closeAll()
+  request.signal?.addEventListener('abort', stopRunning, { once: true })
   const connect = request.nodes === 'ephemeral' ? localConnector(pool) : (host: Host) => pool.get(host)
   try {
     const result = await runPipeline({
@@ -89,6 +92,7 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
     }
     throw error
   } finally {
+    request.signal?.removeEventListener('abort', stopRunning)
     await pool.closeAll()
   }
 }

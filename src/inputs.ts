@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as core from '@actions/core'
@@ -83,7 +83,9 @@ export function readInputs(): ActionInputs {
 /** The `known-hosts` input holds lines, not a path: they go to a private file for the SSH layer. */
 export function knownHostsFile(inputs: ActionInputs): string | undefined {
   if (!inputs.knownHosts) return undefined
-  const dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'kk-known-hosts-'))
+  const base = process.env.RUNNER_TEMP || tmpdir()
+  mkdirSync(base, { recursive: true })
+  const dir = mkdtempSync(join(base, 'kk-known-hosts-'))
   const file = join(dir, 'known_hosts')
   writeFileSync(file, inputs.knownHosts.endsWith('\n') ? inputs.knownHosts : `${inputs.knownHosts}\n`, { mode: 0o600 })
   return file
