@@ -3,6 +3,9 @@ import { deploy, type DeployResult } from './deploy.js'
 import type { Logger } from './log.js'
 import type { EventSink } from './pipeline/events.js'
 
+/** The state key under which the main step leaves the cleanup request for the post step. */
+export const EPHEMERAL_CLEANUP_STATE = 'ephemeral-cleanup'
+
 /** What the post step needs from the main step to undo an ephemeral deploy (saved with core.saveState). */
 export interface EphemeralCleanupRequest {
   /** The config file the main step deployed (the path as main read it; the workspace is the same). */

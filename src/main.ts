@@ -4,6 +4,7 @@ import { PipelineError } from './pipeline/errors.js'
 import { preparePlan } from './core.js'
 import { deploy } from './deploy.js'
 import { SHARED_KUBECONFIG_PATH } from './pipeline/types.js'
+import { EPHEMERAL_CLEANUP_STATE } from './ephemeral-cleanup.js'
 import type { Logger } from './log.js'
 import { formatPlanMarkdown } from './plan/format.js'
 import { readInputs, knownHostsFile, type ActionInputs } from './inputs.js'
@@ -40,6 +41,10 @@ async function planCommand(inputs: ActionInputs): Promise<void> {
 
 /** deploy or delete: the pipeline with the logs directory, live groups, diagnostics on failure and the job summary. */
 async function pipelineCommand(inputs: ActionInputs, redactor: Redactor): Promise<void> {
+  // Saved before the deploy starts, so a failed or cancelled ephemeral deploy is still reset by the post step.
+  if (inputs.command === 'deploy' && inputs.nodes === 'ephemeral' && inputs.cleanup) {
+    core.saveState(EPHEMERAL_CLEANUP_STATE, JSON.stringify({ configFile: inputs.config, overrides: inputs.overrides, checksumsFile: inputs.checksums }))
+  }
   const controller = new AbortController()
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort(signal))
   let report: ActionReport | undefined
