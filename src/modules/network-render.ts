@@ -47,7 +47,7 @@ export function renderCalico(manifest: string, config: ClusterConfig): string {
     throw new UserError('network.calico.ipipMode and vxlanMode are both enabled', { file: config.file, field: 'spec.network.calico.vxlanMode' },
       'Enable one encapsulation: set the other to Never')
   }
-  let out = replaceOnce(manifest, /^(\s*)# - name: CALICO_IPV4POOL_CIDR\n\s*#   value: "[^"]*"$/m,
+  let out = replaceOnce(manifest, /^(\s*)# - name: CALICO_IPV4POOL_CIDR\n\s*# {3}value: "[^"]*"$/m,
     `$1- name: CALICO_IPV4POOL_CIDR\n$1  value: "${ipv4PodCIDR(config)}"`, 'CALICO_IPV4POOL_CIDR entries')
   out = replaceOnce(out, /^(\s*- name: CALICO_IPV4POOL_IPIP\n\s*value: )"[^"]*"$/m, `$1"${ipip}"`, 'CALICO_IPV4POOL_IPIP entries')
   out = replaceOnce(out, /^(\s*- name: CALICO_IPV4POOL_VXLAN\n\s*value: )"[^"]*"$/m, `$1"${vxlan}"`, 'CALICO_IPV4POOL_VXLAN entries')
