@@ -134,9 +134,6 @@ describe('a config using every KubeKey v1alpha2 section', () => {
         'spec.roleGroups.registry',
         'spec.controlPlaneEndpoint.externalDNS',
         'spec.system.preInstall',
-        'spec.kubernetes.kubeletArgs',
-        'spec.kubernetes.kubeletConfiguration',
-        'spec.etcd.heartbeatInterval',
         'spec.network.calico',
         'spec.storage.openebs',
         'spec.dns.coredns',
@@ -145,6 +142,10 @@ describe('a config using every KubeKey v1alpha2 section', () => {
       ]),
     )
     expect(config.unusedFields).not.toContain('spec.kubernetes.version')
+    // the kubeadm and etcd modules act on these
+    for (const field of ['spec.kubernetes.kubeletArgs', 'spec.kubernetes.kubeletConfiguration', 'spec.etcd.heartbeatInterval']) {
+      expect(config.unusedFields).not.toContain(field)
+    }
     expect(config.unusedFields).not.toContain('spec.system.ntpServers') // configure-os acts on it
     expect(config.unusedFields).not.toContain('spec.registry.registryMirrors') // written as [], which is "not set"
     const unusedNotices = notices.filter((notice) => notice.includes('not acted on'))

@@ -11,6 +11,8 @@ import { buildMirror, serveMirror, type MirrorBuild, type MirrorServer } from '.
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runCli, type ProcessResult } from '../support/bundle.js'
 import { writeClusterFile } from './cluster.js'
+import { ConnectionPool } from '../../src/nodes/connect.js'
+import { hostFor } from '../nodes/fixture.js'
 
 const skip = await testNodesSkipReason()
 
@@ -95,10 +97,17 @@ describe.skipIf(skip)('kk-action deploy --until etcd on 3 test nodes (containerd
     it('succeeds, with containerd active and running a container on every node', async () => {
       expect(first.status, first.stderr.slice(-4000)).toBe(0)
       expect(first.stderr).toContain('--- cri-dockerd: skipped, kubernetes.containerManager is containerd')
+      // The image goes over SSH: a node's /tmp is its own, and the checkout may live anywhere.
+      const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: nodes.knownHostsPath })
+      try {
+        for (const { name } of nodes.nodes) await (await pool.get(hostFor(nodes, name, 'root'))).upload(mirror.image.tar, '/root/kk-busybox.tar')
+      } finally {
+        await pool.closeAll()
+      }
       for (const { name } of nodes.nodes) {
         expect((await onNode(name, 'systemctl is-active containerd')).stdout.trim()).toBe('active')
         const ran = await onNode(name, [
-          `ctr -n k8s.io image import ${mirror.image.tar} >/dev/null`,
+          'ctr -n k8s.io image import /root/kk-busybox.tar >/dev/null',
           `ctr -n k8s.io run --rm ${mirror.image.name} kk-e2e-${name} /bin/busybox echo hello-from-${name}`,
         ].join(' && '))
         expect(ran.stdout, ran.stderr).toContain(`hello-from-${name}`)

@@ -10,6 +10,9 @@ import { runnerNodeName } from '../../src/config/ephemeral.js'
 import { buildMirror, DEFAULT_OUT_DIR, serveMirror, type MirrorBuild, type MirrorServer } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNode, type TestNodes } from '../nodes/testnodes.js'
 import { repoRoot } from '../support/bundle.js'
+import { ConnectionPool } from '../../src/nodes/connect.js'
+import { sh } from '../../src/nodes/quote.js'
+import { hostFor } from '../nodes/fixture.js'
 import { writeClusterFile } from './cluster.js'
 
 const skip = await testNodesSkipReason()
@@ -22,10 +25,12 @@ describe.skipIf(skip)('kk-action deploy --nodes ephemeral inside a test node', (
   let file: string
   let dir: string
 
-  // The node sees /work through its mount namespace, so the bundle and the config are read where they are.
+  // The bundle, the config and the checksums are copied into the node over SSH (its /tmp is its own, and the
+  // checkout may live anywhere); the CLI then runs there as on a runner.
+  const IN_NODE = '/root/kk-ephemeral'
   const cliInNode = (command: 'deploy' | 'delete', ...extra: string[]) => nodes.exec(node.name, [
-    process.execPath, join(repoRoot, 'dist/cli/index.js'), command, '--nodes', 'ephemeral', '-f', file,
-    '--mirror', server.url, '--checksums', mirror.checksumsFile, '--artifacts-dir', '/var/tmp/kk-artifacts', ...extra,
+    process.execPath, `${IN_NODE}/cli/index.js`, command, '--nodes', 'ephemeral', '-f', `${IN_NODE}/cluster.yaml`,
+    '--mirror', server.url, '--checksums', `${IN_NODE}/checksums.json`, '--artifacts-dir', '/var/tmp/kk-artifacts', ...extra,
   ])
   const onNode = (command: string) => nodes.exec(node.name, ['sh', '-c', command])
 
@@ -39,6 +44,19 @@ describe.skipIf(skip)('kk-action deploy --nodes ephemeral inside a test node', (
     // The config's one host is a loopback address nothing listens on: contacting it would fail the deploy.
     const elsewhere = { ...node, name: 'not-contacted', address: '127.0.0.2' }
     file = writeClusterFile(dir, { ...nodes, nodes: [elsewhere] }, mirror)
+    const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: nodes.knownHostsPath })
+    try {
+      const connection = await pool.get(hostFor(nodes, node.name, 'root'))
+      for (const [local, remote] of [
+        [join(repoRoot, 'dist/cli/index.js'), 'cli/index.js'], [join(repoRoot, 'dist/cli/package.json'), 'cli/package.json'],
+        [file, 'cluster.yaml'], [mirror.checksumsFile, 'checksums.json'],
+      ]) {
+        await connection.exec(sh`mkdir -p ${`${IN_NODE}/cli`}`)
+        await connection.upload(local, `${IN_NODE}/${remote}`)
+      }
+    } finally {
+      await pool.closeAll()
+    }
   }, 300_000)
   afterAll(async () => {
     await server?.close()
