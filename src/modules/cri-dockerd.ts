@@ -1,6 +1,7 @@
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
+import { docker } from './docker.js'
 import { defineModule, kubernetesNodes } from './module.js'
 import { pauseImage } from './runtime-images.js'
 import { startingService } from './runtime-service.js'
@@ -62,11 +63,10 @@ WantedBy=sockets.target
 export const criDockerd = defineModule({
   id: 'cri-dockerd',
   hosts: kubernetesNodes,
-  skip: ({ config }) => {
-    const { containerManager, version } = config.kubernetes
-    if (containerManager !== 'docker') return `kubernetes.containerManager is ${containerManager}`
-    if (!atLeast(version, 'v1.24.0')) return `kubernetes.version is ${version} (< v1.24: dockershim is built in)`
-    return undefined
+  // Docker's own rule, and only where Kubernetes no longer carries dockershim.
+  skip: (ctx) => {
+    const version = ctx.config.kubernetes.version
+    return docker.skip(ctx) ?? (atLeast(version, 'v1.24.0') ? undefined : `kubernetes.version is ${version} (< v1.24: dockershim is built in)`)
   },
   needs: () => ['cri-dockerd'],
   tasks: () => [
