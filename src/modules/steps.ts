@@ -20,7 +20,7 @@ export async function putFile(t: TaskContext, remotePath: string, content: strin
   mkdirSync(renderedDir, { recursive: true, mode: 0o700 })
   const local = join(renderedDir, digest)
   writeFileSync(local, content, { mode: 0o600 })
-  await t.exec(sh`mkdir -p ${posix.dirname(remotePath)}`)
+  // The upload creates the directory (nodes/transfer.ts): no mkdir round trip before it.
   const result = await t.upload(local, remotePath, { mode, sha256: digest })
   return result.changed
 }
@@ -35,7 +35,6 @@ export async function putPrivateFile(t: TaskContext, remotePath: string, content
   try {
     const local = join(dir, 'file')
     writeFileSync(local, content, { mode: 0o600 })
-    await t.exec(sh`mkdir -p ${posix.dirname(remotePath)}`)
     const result = await t.upload(local, remotePath, { mode, sha256: digest })
     return result.changed
   } finally {
@@ -94,7 +93,6 @@ done < "$bundle"`
 /** Installs a single-file artifact (kubeadm, runc, ...) at `remotePath`. */
 export async function installBinary(t: TaskContext, name: ArtifactName, remotePath: string): Promise<boolean> {
   const { path, artifact } = t.artifact(name)
-  await t.exec(sh`mkdir -p ${posix.dirname(remotePath)}`)
   const result = await t.upload(path, remotePath, { mode: 0o755, sha256: artifact.sha256 })
   return result.changed
 }
@@ -109,7 +107,6 @@ export async function installFromArchive(
 ): Promise<boolean> {
   const { path, artifact } = t.artifact(name)
   const archive = `${NODE_ARTIFACT_DIR}/${artifact.name}/${artifact.version}/${artifact.file}`
-  await t.exec(sh`mkdir -p ${posix.dirname(archive)}`)
   await t.upload(path, archive, { mode: 0o644, sha256: artifact.sha256 })
   const result = await t.exec(installMembersCommand(archive, members, mode))
   const changed = result.stdout.split('\n').some((line) => line.startsWith('changed '))

@@ -16,7 +16,7 @@ import { OutputCollector, redact } from './output.js'
 import type { Command } from './quote.js'
 import { Semaphore } from './semaphore.js'
 import { SUDO_PROBE, sudoFailure, sudoPreamble, withSudo, type SudoMode } from './sudo.js'
-import { DEFAULT_MODE, SAME, SEND, catCommand, parseSha256, sha256Command, sha256File, storeCommand, verifyAndMoveCommand } from './transfer.js'
+import { DEFAULT_MODE, SAME, SEND, catCommand, parseSha256, prepareCommand, sha256Command, sha256File, storeCommand, verifyAndMoveCommand } from './transfer.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn'
 export type Log = (level: LogLevel, message: string) => void
@@ -301,7 +301,12 @@ export class SshConnection implements Connection {
     const mode = options.sudo ? await this.sudo() : 'none'
     const fileMode = options.mode ?? DEFAULT_MODE
     const useSftp = this.options.settings.uploadMethod === 'sftp' && mode === 'none'
-    if (useSftp && (await this.remoteSha256(remotePath, mode)) === sum) return { changed: false, bytes: 0 }
+    if (useSftp) {
+      // The exec upload's script makes the directory itself; sftp cannot, so it is made here in the same round trip.
+      const prepared = await this.run(prepareCommand(remotePath), mode, { timeoutMs: 5 * 60_000 })
+      if (prepared.code !== 0) throw new UserError(`cannot upload to ${remotePath}: ${lastLine(prepared.stderr) || `exit code ${prepared.code}`}`, { host: this.host })
+      if (parseSha256(prepared.stdout) === sum) return { changed: false, bytes: 0 }
+    }
     const result = useSftp
       ? await this.uploadSftp(localPath, remotePath, sum, fileMode)
       : await this.run(storeCommand(remotePath, sum, fileMode, size), mode, { timeoutMs: transferTimeout(size) }, async (channel) => {

@@ -48,6 +48,10 @@ trap - EXIT`
 
 const SHA256 = `if [ -f "$1" ]; then sum=$(sha256sum < "$1") && echo "\${sum%% *}"; fi`
 
+// Before an sftp upload (which cannot create directories on its way): the target's directory, then its sha256.
+const PREPARE = `mkdir -p -- "$(dirname -- "$1")" || exit 1
+if [ -f "$1" ]; then sum=$(sha256sum < "$1") && echo "\${sum%% *}"; fi`
+
 /**
  * Prints SAME and stops when `target` already has `sum`; otherwise prints SEND, reads stdin into a temp
  * file beside `target`, verifies `sum` and `size`, sets `mode` and renames it over `target`.
@@ -64,6 +68,11 @@ export function verifyAndMoveCommand(tmp: string, target: string, sha256: string
 /** Prints the file's sha256, or nothing when it is not a regular file. */
 export function sha256Command(path: string): Command {
   return sh`sh -c ${SHA256} kk-sha256 ${path}`
+}
+
+/** Creates the target's directory, then prints the target's sha256 (nothing when it is not a regular file). */
+export function prepareCommand(target: string): Command {
+  return sh`sh -c ${PREPARE} kk-prepare ${target}`
 }
 
 export function catCommand(path: string): Command {

@@ -260,6 +260,20 @@ describe.skipIf(skip)('SSH connections against real sshd in test nodes', () => {
       await connection.close()
     })
 
+    it('both upload methods make the target directory themselves (callers send no mkdir first)', async () => {
+      const file = join(scratch, 'small.txt')
+      writeFileSync(file, 'small\n')
+      for (const uploadMethod of ['exec', 'sftp'] as const) {
+        const connection = await connectHost(hostFor(nodes, 'node1', 'root'), { ...strict, uploadMethod })
+        const target = `/srv/kk-${uploadMethod}/a/b/small.txt`
+        expect(await connection.upload(file, target, { mode: 0o640 })).toEqual({ changed: true, bytes: 6 })
+        expect(await connection.upload(file, target, { mode: 0o640 })).toEqual({ changed: false, bytes: 0 })
+        expect((await nodes.exec('node1', ['sh', '-c', `cat ${target}; stat -c %a ${target}; ls -A /srv/kk-${uploadMethod}/a/b`])).stdout)
+          .toBe('small\n640\nsmall.txt\n')
+        await connection.close()
+      }
+    })
+
     it('a full disk fails the upload with the reason and leaves nothing behind', async () => {
       await nodes.exec('node3', ['sh', '-c', 'mkdir -p /srv/small && mount -t tmpfs -o size=1m tmpfs /srv/small'])
       const file = join(scratch, 'two-mib.bin')
