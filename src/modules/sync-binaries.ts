@@ -1,6 +1,6 @@
 import { raw } from '../nodes/quote.js'
 import { alwaysRuns, defineModule, kubernetesNodes } from './module.js'
-import { installBinary, installFromArchive, putFile } from './steps.js'
+import { installBinary, installFromArchiveOnce, putFile } from './steps.js'
 import type { TaskContext } from '../pipeline/types.js'
 
 const BIN = '/usr/local/bin'
@@ -39,7 +39,8 @@ async function installKubernetesBinaries(t: TaskContext): Promise<void> {
 
 async function installCniPlugins(t: TaskContext): Promise<void> {
   const members = Object.fromEntries(CNI_PLUGINS.map((plugin) => [`./${plugin}`, `${CNI_BIN}/${plugin}`]))
-  await installFromArchive(t, 'cni-plugins', members)
+  // A rerun with the plugins still in place is one stat and compare, not an upload check and an unpack.
+  await installFromArchiveOnce(t, 'cni-plugins', members)
 }
 
 async function installKubeletUnit(t: TaskContext): Promise<void> {
