@@ -51,15 +51,33 @@ const ARTIFACTS = {
     url: `${GH}/projectcalico/calico/releases/download/v{version}/calicoctl-linux-{arch}` },
   helm: { kubekey: 'helm', kubespray: 'helm_archive_checksums', format: 'tar.gz',
     url: 'https://get.helm.sh/helm-v{version}-linux-{arch}.tar.gz', members: ['linux-{arch}/helm'] },
+  // Network plugins, as their publishers' Helm charts. Neither table has their sums: the plan reads each
+  // chart's sha256 (`digest`) from the publisher's repository index, unless a checksums file gives it.
+  calico: { format: 'chart', url: `${GH}/projectcalico/calico/releases/download/v{version}/tigera-operator-v{version}.tgz`,
+    index: { url: 'https://docs.tigera.io/calico/charts/index.yaml', chart: 'tigera-operator' } },
+  flannel: { format: 'chart', url: `${GH}/flannel-io/flannel/releases/download/v{version}/flannel.tgz`,
+    index: { url: 'https://flannel-io.github.io/flannel/index.yaml', chart: 'flannel' } },
+  cilium: { format: 'chart', url: 'https://helm.cilium.io/cilium-{version}.tgz',
+    index: { url: 'https://helm.cilium.io/index.yaml', chart: 'cilium' } },
 }
 
 // Default component versions per Kubernetes minor. 1.19–1.32 follow KubeKey v3.1 (one set for every
 // Kubernetes it supports); from 1.33 on, the newest pins kubespray carries, crictl matching the minor.
+// The calico chart (tigera-operator) follows calicoctl; flannel and cilium follow their publishers' support
+// matrices (cilium 1.15 to Kubernetes 1.29, 1.17 to 1.32, 1.18 from 1.30).
 const KUBEKEY_SET = {
   containerd: '1.7.13', runc: '1.1.12', crictl: '1.29.0', docker: '24.0.9', 'cri-dockerd': '0.3.10',
   etcd: '3.5.13', 'cni-plugins': '1.2.0', calicoctl: '3.27.4', helm: '3.14.3',
 }
+const FLANNEL = '0.27.4'
+function ciliumFor(minor) {
+  return minor <= 29 ? '1.15.3' : minor <= 32 ? '1.17.6' : '1.18.2'
+}
 function defaultsFor(minor, versionsOf) {
+  const set = binaryDefaultsFor(minor, versionsOf)
+  return { ...set, calico: set.calicoctl, flannel: FLANNEL, cilium: ciliumFor(minor) }
+}
+function binaryDefaultsFor(minor, versionsOf) {
   if (minor <= 32) return KUBEKEY_SET
   return {
     containerd: newest(versionsOf('containerd'), '2.'),
@@ -108,7 +126,7 @@ function collect({ kubekey, kubespray }) {
       if (entry[arch] && entry[arch] !== sum) problems.push(`${name} ${version} ${arch}: KubeKey and kubespray disagree`)
       entry[arch] = sum
     }
-    for (const [arch, table] of Object.entries(kubekey[spec.kubekey] ?? {}))
+    for (const [arch, table] of Object.entries((spec.kubekey && kubekey[spec.kubekey]) ?? {}))
       for (const [version, sum] of Object.entries(table)) add('kubekey', version, arch, sum)
     for (const [arch, table] of Object.entries((spec.kubespray && kubespray[spec.kubespray]) ?? {}))
       for (const [version, sum] of Object.entries(table ?? {})) if (sum) add('kubespray', version, arch, sum)
@@ -118,6 +136,7 @@ function collect({ kubekey, kubespray }) {
       format: spec.format,
       ...(spec.members ? { members: spec.members } : {}),
       versions: sorted,
+      ...(spec.index ? { index: spec.index } : {}),
     }
   }
   return { artifacts, problems }
@@ -131,6 +150,7 @@ function buildDefaults(artifacts, problems) {
   for (const minor of [...kubeMinors].sort((a, b) => a - b)) {
     const set = defaultsFor(minor, bothArches)
     for (const [name, version] of Object.entries(set)) {
+      if (artifacts[name].index && version) continue
       if (!version || !ARCHES.every((a) => artifacts[name].versions[version]?.[a]))
         problems.push(`default ${name} ${version} for Kubernetes 1.${minor} has no sha256 for every arch`)
     }

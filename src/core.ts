@@ -2,7 +2,7 @@ import { loadConfig } from './config/load.js'
 import { asEphemeral } from './config/ephemeral.js'
 import type { LoadResult, Overrides } from './config/types.js'
 import { builtinCatalog, withChecksumsFile } from './artifacts/catalog.js'
-import { publishedSha256Reader } from './artifacts/published-sha256.js'
+import { chartDigestReader, publishedSha256Reader } from './artifacts/published-sha256.js'
 import { buildPlan } from './plan/build.js'
 import type { PipelineName, PlanResult } from './plan/types.js'
 import type { Logger } from './log.js'
@@ -43,6 +43,7 @@ export async function preparePlan(request: PlanRequest): Promise<PreparedPlan> {
     skipModules: request.skipModules,
     until: request.until,
     fetchSha256: publishedSha256Reader({ mirror: request.mirror }),
+    fetchChartDigest: chartDigestReader({ mirror: request.mirror }),
     locate: loaded.locate,
   })
   for (const notice of result.notices) request.logger.notice(notice)

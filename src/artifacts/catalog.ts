@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { UserError } from '../errors.js'
 import type { Arch } from '../config/types.js'
-import { ARTIFACT_NAMES, type ArtifactName, type ArtifactSpec, type Catalog, type PlannedArtifact } from './types.js'
+import { ARTIFACT_NAMES, artifactKey, type ArtifactName, type ArtifactSpec, type Catalog, type PlannedArtifact } from './types.js'
 import bundled from './catalog.json' with { type: 'json' }
 
 export const builtinCatalog = bundled as unknown as Catalog
@@ -34,6 +34,7 @@ export function withChecksumsFile(catalog: Catalog, file: string): { catalog: Ca
   }
   const merged: Catalog = { ...catalog, artifacts: { ...catalog.artifacts } }
   let count = 0
+  const userSums = new Set(catalog.userSums)
   for (const [name, entry] of Object.entries(artifacts as Record<string, Partial<ArtifactSpec>>)) {
     if (!(ARTIFACT_NAMES as readonly string[]).includes(name)) {
       throw new UserError(`unknown artifact "${name}"`, { file, field: `artifacts.${name}` }, `Known: ${ARTIFACT_NAMES.join(', ')}`)
@@ -46,6 +47,7 @@ export function withChecksumsFile(catalog: Catalog, file: string): { catalog: Ca
           throw new UserError(`"${sum}" is not a sha256 (64 hex digits)`, { file, field: `artifacts.${name}.versions.${version}.${arch}` })
         }
         count++
+        userSums.add(artifactKey({ name: name as ArtifactName, version, arch: arch as Arch }))
       }
       versions[version] = { ...versions[version], ...lowercase(sums ?? {}) }
     }
@@ -57,7 +59,7 @@ export function withChecksumsFile(catalog: Catalog, file: string): { catalog: Ca
       versions,
     }
   }
-  return { catalog: merged, count }
+  return { catalog: { ...merged, userSums }, count }
 }
 
 function lowercase(sums: Partial<Record<Arch, string>>): Partial<Record<Arch, string>> {

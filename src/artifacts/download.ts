@@ -95,7 +95,8 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 function checksumUserError(artifact: PlannedArtifact, error: ChecksumMismatchError): UserError {
-  const whose = artifact.sha256Source === 'checksums-file' ? 'your checksums file' : artifact.sha256Source === 'upstream' ? 'the published .sha256' : 'the catalog'
+  const whose = artifact.sha256Source === 'checksums-file' ? 'your checksums file' : artifact.sha256Source === 'upstream' ? 'the published .sha256'
+    : artifact.sha256Source === 'chart-index' ? "the chart repository's index.yaml" : 'the catalog'
   return new UserError(
     `sha256 mismatch for ${artifactLabel(artifact)}: ${error.from} gave ${error.actual}, expected ${error.expected} (from ${whose})`,
     { field: `artifacts.${artifact.name}` },

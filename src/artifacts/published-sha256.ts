@@ -1,3 +1,6 @@
+import { parse } from 'yaml'
+import type { ChartIndex } from './types.js'
+
 /**
  * dl.k8s.io publishes `<file>.sha256` next to every Kubernetes binary. For a version the catalog lacks,
  * the plan reads it (from the mirror first, keeping the upstream path, then upstream).
@@ -23,6 +26,49 @@ async function readSum(url: string, timeoutMs: number): Promise<string | undefin
     const text = (await response.text()).slice(0, 4096).trim()
     const match = /^([0-9a-f]{64})(\s|$)/i.exec(text)
     return match?.[1].toLowerCase()
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Chart publishers list every chart version in their repository's `index.yaml`, with the packaged chart's
+ * sha256 as `digest`. For a chart version the catalog lacks, the plan reads it there (mirror first, keeping
+ * the index's upstream path, then upstream). One read per index per plan.
+ */
+export function chartDigestReader(options: { mirror?: string; timeoutMs?: number } = {}) {
+  const indexes = new Map<string, Promise<unknown>>()
+  const readIndex = (url: string) => {
+    if (!indexes.has(url)) indexes.set(url, readYaml(url, options.timeoutMs ?? 30_000))
+    return indexes.get(url)!
+  }
+  return async (index: ChartIndex, version: string): Promise<{ sha256: string; url: string } | undefined> => {
+    const candidates = [
+      ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${new URL(index.url).pathname}`] : []),
+      index.url,
+    ]
+    for (const url of candidates) {
+      const sha256 = digestOf(await readIndex(url), index.chart, version)
+      if (sha256) return { sha256, url }
+    }
+    return undefined
+  }
+}
+
+function digestOf(index: unknown, chart: string, version: string): string | undefined {
+  const entries = (index as { entries?: Record<string, unknown> } | undefined)?.entries?.[chart]
+  if (!Array.isArray(entries)) return undefined
+  const bare = (v: unknown) => String(v).replace(/^v/, '')
+  const entry = entries.find((e: { version?: unknown }) => bare(e?.version) === bare(version)) as { digest?: unknown } | undefined
+  const digest = String(entry?.digest ?? '').replace(/^sha256:/, '').toLowerCase()
+  return /^[0-9a-f]{64}$/.test(digest) ? digest : undefined
+}
+
+async function readYaml(url: string, timeoutMs: number): Promise<unknown> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' })
+    if (!response.ok) return undefined
+    return parse(await response.text(), { maxAliasCount: -1 })
   } catch {
     return undefined
   }

@@ -28,7 +28,8 @@ export const DEFAULTS = {
 } as const
 
 /** Components whose version `spec.componentVersions` may pin (kubeadm/kubelet/kubectl follow kubernetes.version). */
-export const VERSIONED_COMPONENTS = ['containerd', 'runc', 'crictl', 'docker', 'cri-dockerd', 'etcd', 'cni-plugins', 'calicoctl', 'helm'] as const
+export const VERSIONED_COMPONENTS = ['containerd', 'runc', 'crictl', 'docker', 'cri-dockerd', 'etcd', 'cni-plugins', 'calicoctl', 'helm',
+  'calico', 'flannel', 'cilium'] as const
 
 export function normalizeSpec(spec: RawSpec, name: string, source: ConfigSource): ClusterConfig {
   const hosts = normalizeHosts(spec.hosts, spec.bastion, source)

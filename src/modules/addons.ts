@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Addon } from '../config/types.js'
 import { sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
-import { addonSteps, HELM } from './addons-commands.js'
+import { addonSteps } from './addons-commands.js'
+import { installHelm } from './helm.js'
 import { defineModule } from './module.js'
-import { installFromArchiveOnce } from './steps.js'
 
 // When an addon gives no retries/delay: one attempt; a delay of 5 s when only retries is set.
 const DEFAULT_RETRIES = 0
@@ -24,12 +24,6 @@ export const addons = defineModule({
     ...config.addons.map((addon) => ({ name: `addon ${addon.name}`, timeoutMs: addonTimeoutMs(addon), run: (t: TaskContext) => applyAddon(t, addon) })),
   ],
 })
-
-async function installHelm(t: TaskContext): Promise<void> {
-  const member = t.artifact('helm').artifact.members?.[0]
-  if (!member) throw new Error('the catalog lists no helm member for the helm archive')
-  await installFromArchiveOnce(t, 'helm', { [member]: HELM })
-}
 
 function addonTimeoutMs(addon: Addon): number {
   const attempts = 1 + (addon.retries ?? DEFAULT_RETRIES)

@@ -1,6 +1,27 @@
 import type { ClusterConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
 
+export type NetworkPlugin = 'calico' | 'flannel' | 'cilium'
+
+/** A workload whose rollout says the plugin is up. */
+export interface Workload {
+  kind: 'daemonset' | 'deployment'
+  name: string
+  namespace: string
+}
+
+/** How one plugin's chart is installed: its Helm release, the values from the config, what to await. */
+export interface NetworkRelease {
+  plugin: NetworkPlugin
+  release: string
+  namespace: string
+  /** Pod Security admission must let the plugin's privileged pods run in its namespace. */
+  privilegedNamespace: boolean
+  values: Record<string, unknown>
+  /** In order: calico's operator creates calico-system's workloads only after it is up. */
+  workloads: Workload[]
+}
+
 const CALICO_MODES = ['Always', 'CrossSubnet', 'Never'] as const
 type CalicoMode = (typeof CALICO_MODES)[number]
 const FLANNEL_BACKENDS = ['vxlan', 'host-gw', 'wireguard'] as const
@@ -29,55 +50,107 @@ function calicoMode(config: ClusterConfig, field: 'ipipMode' | 'vxlanMode', fall
   return value as CalicoMode
 }
 
-/** Replaces exactly one match, or says the upstream manifest no longer has the shape this renders. */
-function replaceOnce(text: string, pattern: RegExp, replacement: string, what: string): string {
-  const matches = text.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`))
-  if (matches?.length !== 1) throw new Error(`the network manifest has ${matches?.length ?? 0} ${what} where one was expected; it cannot be rendered`)
-  return text.replace(pattern, replacement)
-}
-
-/**
- * Upstream calico.yaml with the config's pod CIDR (its commented-out CALICO_IPV4POOL_CIDR set) and KubeKey's
- * ipipMode (default Always) / vxlanMode (default Never); a VXLAN-only pool needs no BGP, so the backend is vxlan.
- */
-export function renderCalico(manifest: string, config: ClusterConfig): string {
+/** KubeKey's ipipMode (default Always) / vxlanMode (default Never) as the operator's pool encapsulation. */
+function calicoEncapsulation(config: ClusterConfig): string {
   const ipip = calicoMode(config, 'ipipMode', 'Always')
   const vxlan = calicoMode(config, 'vxlanMode', 'Never')
   if (ipip !== 'Never' && vxlan !== 'Never') {
     throw new UserError('network.calico.ipipMode and vxlanMode are both enabled', { file: config.file, field: 'spec.network.calico.vxlanMode' },
       'Enable one encapsulation: set the other to Never')
   }
-  let out = replaceOnce(manifest, /^(\s*)# - name: CALICO_IPV4POOL_CIDR\n\s*# {3}value: "[^"]*"$/m,
-    `$1- name: CALICO_IPV4POOL_CIDR\n$1  value: "${ipv4PodCIDR(config)}"`, 'CALICO_IPV4POOL_CIDR entries')
-  out = replaceOnce(out, /^(\s*- name: CALICO_IPV4POOL_IPIP\n\s*value: )"[^"]*"$/m, `$1"${ipip}"`, 'CALICO_IPV4POOL_IPIP entries')
-  out = replaceOnce(out, /^(\s*- name: CALICO_IPV4POOL_VXLAN\n\s*value: )"[^"]*"$/m, `$1"${vxlan}"`, 'CALICO_IPV4POOL_VXLAN entries')
-  if (vxlan !== 'Never') out = replaceOnce(out, /^(\s*calico_backend: )"bird"$/m, '$1"vxlan"', 'calico_backend settings')
-  return out
+  const [name, mode] = vxlan !== 'Never' ? ['VXLAN', vxlan] : ipip !== 'Never' ? ['IPIP', ipip] : ['None', 'Always']
+  return mode === 'CrossSubnet' ? `${name}CrossSubnet` : name
 }
 
-/** Upstream kube-flannel.yml with the pod CIDR in net-conf.json and KubeKey's flannel.backendMode (default vxlan). */
-export function renderFlannel(manifest: string, config: ClusterConfig): string {
+/** KubeKey's ipAutoDetectionMethod (calico-node's IP_AUTODETECTION_METHOD syntax) in the operator's terms. */
+function calicoAddressDetection(config: ClusterConfig): Record<string, unknown> | undefined {
+  const method = pluginSettings(config, 'calico').ipAutoDetectionMethod
+  if (method === undefined) return undefined
+  const [kind, value = ''] = String(method).split(/=(.*)/s)
+  switch (kind) {
+    case 'first-found': return { firstFound: true }
+    case 'can-reach': return { canReach: value }
+    case 'interface': return { interface: value }
+    case 'skip-interface': return { skipInterface: value }
+    case 'cidr': return { cidrs: value.split(',') }
+    case 'kubernetes-internal-ip': return { kubernetes: 'NodeInternalIP' }
+  }
+  throw new UserError(`network.calico.ipAutoDetectionMethod "${String(method)}" is not a method calico knows`,
+    { file: config.file, field: 'spec.network.calico.ipAutoDetectionMethod' },
+    'Use first-found, can-reach=ADDRESS, interface=REGEX, skip-interface=REGEX, cidr=CIDR[,CIDR] or kubernetes-internal-ip')
+}
+
+/** The tigera-operator chart, its Installation carrying the config's pod CIDR and encapsulation. */
+function calicoRelease(config: ClusterConfig): NetworkRelease {
+  const settings = pluginSettings(config, 'calico')
+  const encapsulation = calicoEncapsulation(config)
+  const detection = calicoAddressDetection(config)
+  const registry = config.registry.privateRegistry
+  const calicoNetwork = {
+    // VXLAN carries pod traffic without BGP; IPIP and unencapsulated pools need calico's BGP routes.
+    bgp: encapsulation.startsWith('VXLAN') ? 'Disabled' : 'Enabled',
+    ipPools: [{
+      cidr: ipv4PodCIDR(config),
+      encapsulation,
+      natOutgoing: settings.ipv4NatOutgoing === false ? 'Disabled' : 'Enabled',
+      nodeSelector: 'all()',
+    }],
+    ...(typeof settings.vethMTU === 'number' && settings.vethMTU > 0 ? { mtu: settings.vethMTU } : {}),
+    ...(detection ? { nodeAddressAutodetectionV4: detection } : {}),
+  }
+  return {
+    plugin: 'calico',
+    release: 'calico',
+    namespace: 'tigera-operator',
+    privilegedNamespace: false,
+    values: {
+      installation: { enabled: true, cni: { type: 'Calico' }, calicoNetwork, ...(registry ? { registry: `${registry.replace(/\/+$/, '')}/` } : {}) },
+      ...(registry ? { tigeraOperator: { registry } } : {}),
+    },
+    workloads: [
+      { kind: 'deployment', name: 'tigera-operator', namespace: 'tigera-operator' },
+      { kind: 'daemonset', name: 'calico-node', namespace: 'calico-system' },
+      { kind: 'deployment', name: 'calico-kube-controllers', namespace: 'calico-system' },
+    ],
+  }
+}
+
+/** flannel's chart with the pod CIDR and KubeKey's flannel.backendMode (default vxlan). */
+function flannelRelease(config: ClusterConfig): NetworkRelease {
   const backend = pluginSettings(config, 'flannel').backendMode ?? 'vxlan'
   if (!(FLANNEL_BACKENDS as readonly unknown[]).includes(backend)) {
     throw new UserError(`network.flannel.backendMode is "${String(backend)}"`, { file: config.file, field: 'spec.network.flannel.backendMode' },
       `Use one of ${FLANNEL_BACKENDS.join(', ')}`)
   }
-  const out = replaceOnce(manifest, /("Network": )"[^"]*"/, `$1"${ipv4PodCIDR(config)}"`, 'net-conf.json Network fields')
-  return replaceOnce(out, /("Backend": \{\s*"Type": )"[^"]*"/, `$1"${String(backend)}"`, 'net-conf.json Backend types')
+  return {
+    plugin: 'flannel',
+    release: 'flannel',
+    namespace: 'kube-flannel',
+    privilegedNamespace: true,
+    values: { podCidr: ipv4PodCIDR(config), flannel: { backend } },
+    workloads: [{ kind: 'daemonset', name: 'kube-flannel-ds', namespace: 'kube-flannel' }],
+  }
 }
 
-/** helm `--set` values that put cilium's cluster-pool IPAM on the config's pod CIDR. */
-export function ciliumValues(config: ClusterConfig): string[] {
-  return [
-    'ipam.mode=cluster-pool',
-    `ipam.operator.clusterPoolIPv4PodCIDRList={${ipv4PodCIDR(config)}}`,
-    'ipam.operator.clusterPoolIPv4MaskSize=24',
-  ]
+/** cilium's chart with cluster-pool IPAM on the pod CIDR; one operator replica per node, at most two. */
+function ciliumRelease(config: ClusterConfig): NetworkRelease {
+  return {
+    plugin: 'cilium',
+    release: 'cilium',
+    namespace: 'kube-system',
+    privilegedNamespace: false,
+    values: {
+      ipam: { mode: 'cluster-pool', operator: { clusterPoolIPv4PodCIDRList: [ipv4PodCIDR(config)], clusterPoolIPv4MaskSize: 24 } },
+      // The operator's replicas refuse to share a node, so a second one would never schedule on one node.
+      operator: { replicas: Math.min(2, config.hosts.length) },
+    },
+    workloads: [
+      { kind: 'daemonset', name: 'cilium', namespace: 'kube-system' },
+      { kind: 'deployment', name: 'cilium-operator', namespace: 'kube-system' },
+    ],
+  }
 }
 
-/** What `kubectl rollout status` awaits after applying each plugin: namespace and workloads. */
-export const ROLLOUTS: Record<'calico' | 'flannel' | 'cilium', { namespace: string; workloads: string[] }> = {
-  calico: { namespace: 'kube-system', workloads: ['daemonset/calico-node', 'deployment/calico-kube-controllers'] },
-  flannel: { namespace: 'kube-flannel', workloads: ['daemonset/kube-flannel-ds'] },
-  cilium: { namespace: 'kube-system', workloads: ['daemonset/cilium', 'deployment/cilium-operator'] },
+export function networkRelease(config: ClusterConfig, plugin: NetworkPlugin): NetworkRelease {
+  return { calico: calicoRelease, flannel: flannelRelease, cilium: ciliumRelease }[plugin](config)
 }

@@ -1,9 +1,110 @@
+import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { stringify } from 'yaml'
+import { UserError } from '../errors.js'
+import { sh } from '../nodes/quote.js'
+import type { TaskContext } from '../pipeline/types.js'
+import type { PlanContext } from '../plan/types.js'
+import { ADMIN_CONF, HELM, KUBECTL, ensureNamespace } from './addons-commands.js'
+import { installHelm } from './helm.js'
 import { defineModule } from './module.js'
+import { networkRelease, type NetworkPlugin, type NetworkRelease, type Workload } from './network-render.js'
+import { installBinary, putFile } from './steps.js'
 
-/** The CNI plugin's manifests, applied from the first control plane. */
+/** Where the chart, its values and the record of what was applied are kept on the first control plane. */
+export const NETWORK_DIR = '/etc/kubekey/network'
+const CALICOCTL = '/usr/local/bin/calicoctl'
+const ROLLOUT_TIMEOUT_SECONDS = 600
+const POLL_MS = 5000
+
+const pluginOf = (ctx: PlanContext) => ctx.config.network.plugin as NetworkPlugin
+
+/**
+ * The CNI plugin: its publisher's chart, verified like every artifact, installed with helm from the first
+ * control plane with the config's pod CIDR and modes, then its workloads' rollout awaited.
+ */
 export const network = defineModule({
   id: 'network',
   hosts: (ctx) => [ctx.firstControlPlane],
   skip: ({ config }) => (config.network.plugin === 'none' ? 'network.plugin is none' : undefined),
-  needs: ({ config }) => (config.network.plugin === 'calico' ? ['calicoctl'] : []),
+  needs: (ctx) => ['helm', pluginOf(ctx), ...(pluginOf(ctx) === 'calico' ? ['calicoctl' as const] : [])],
+  tasks: (ctx) => {
+    const release = networkRelease(ctx.config, pluginOf(ctx))
+    return [
+      { name: 'install helm', retries: 2, timeoutMs: 5 * 60_000, run: installHelm },
+      ...(release.plugin === 'calico'
+        ? [{ name: 'install calicoctl', retries: 2, timeoutMs: 5 * 60_000, run: (t: TaskContext) => installCalicoctl(t) }]
+        : []),
+      { name: `install ${release.plugin} chart`, retries: 1, timeoutMs: 10 * 60_000, run: (t: TaskContext) => installChart(t, release) },
+      { name: `${release.plugin} rolled out`, timeoutMs: (ROLLOUT_TIMEOUT_SECONDS + 120) * 1000, run: (t: TaskContext) => awaitRollout(t, release) },
+    ]
+  },
 })
+
+async function installCalicoctl(t: TaskContext): Promise<void> {
+  if (await installBinary(t, 'calicoctl', CALICOCTL)) t.changed()
+}
+
+const kubectl = (t: TaskContext, args: ReturnType<typeof sh>) => t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} ${args}`)
+
+/**
+ * `helm upgrade --install` of the verified chart with the rendered values. A rerun with the same chart
+ * and values, whose release still exists, changes nothing and calls no install.
+ */
+async function installChart(t: TaskContext, release: NetworkRelease): Promise<void> {
+  const { path, artifact } = t.artifact(release.plugin)
+  const chart = `${NETWORK_DIR}/${artifact.file}`
+  const values = `${NETWORK_DIR}/${release.plugin}-values.yaml`
+  const stamp = `${NETWORK_DIR}/${release.plugin}.applied`
+  const valuesText = stringify(release.values)
+  const applied = createHash('sha256').update(`${artifact.sha256}\n${valuesText}`).digest('hex')
+
+  const chartChanged = (await t.upload(path, chart, { mode: 0o644, sha256: artifact.sha256 })).changed
+  const valuesChanged = await putFile(t, values, valuesText, 0o600)
+  const releaseExists = sh`${HELM} status ${release.release} --namespace ${release.namespace} --kubeconfig ${ADMIN_CONF} >/dev/null 2>&1`
+  const current = await t.exec(sh`grep -qx ${applied} ${stamp} && ${releaseExists}`, { allowFailure: true })
+  if (current.code === 0 && !chartChanged && !valuesChanged) return
+
+  if (release.privilegedNamespace) {
+    await t.exec(ensureNamespace(release.namespace))
+    await kubectl(t, sh`label --overwrite namespace ${release.namespace} pod-security.kubernetes.io/enforce=privileged`)
+  }
+  await t.exec(sh`${HELM} upgrade --install ${release.release} ${chart} --namespace ${release.namespace} --create-namespace --values ${values} --kubeconfig ${ADMIN_CONF}`,
+    { timeoutMs: 5 * 60_000 })
+  await t.exec(sh`printf '%s\n' ${applied} > ${stamp}`)
+  t.changed()
+}
+
+/** Each workload in order: wait for it to exist (an operator creates some), then for its rollout. */
+async function awaitRollout(t: TaskContext, release: NetworkRelease): Promise<void> {
+  const deadline = Date.now() + ROLLOUT_TIMEOUT_SECONDS * 1000
+  for (const workload of release.workloads) {
+    await waitUntilExists(t, release, workload, deadline)
+    const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
+    const rollout = await t.exec(
+      sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} rollout status ${`${workload.kind}/${workload.name}`} --namespace ${workload.namespace} --timeout=${`${seconds}s`}`,
+      { allowFailure: true, timeoutMs: (seconds + 30) * 1000 })
+    if (rollout.code !== 0) throw await notRolledOut(t, release, workload, (rollout.stderr || rollout.stdout).trim())
+  }
+}
+
+async function waitUntilExists(t: TaskContext, release: NetworkRelease, workload: Workload, deadline: number): Promise<void> {
+  const get = sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get ${`${workload.kind}/${workload.name}`} --namespace ${workload.namespace} -o name`
+  for (;;) {
+    const found = await t.exec(get, { allowFailure: true })
+    if (found.code === 0) return
+    if (Date.now() > deadline) throw await notRolledOut(t, release, workload, `${workload.kind}/${workload.name} was never created`)
+    await sleep(POLL_MS)
+  }
+}
+
+/** Names the workload and shows its namespace's pods, so the reason is in the error, not only in the logs. */
+async function notRolledOut(t: TaskContext, release: NetworkRelease, workload: Workload, detail: string): Promise<UserError> {
+  const pods = await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get pods --namespace ${workload.namespace} -o wide`, { allowFailure: true })
+  const listing = (pods.stdout || pods.stderr).trim().split('\n').slice(0, 20).map((line) => `    ${line}`).join('\n')
+  return new UserError(
+    `${release.plugin}: ${workload.kind}/${workload.name} in ${workload.namespace} did not roll out within ${ROLLOUT_TIMEOUT_SECONDS}s: ${detail}\n  pods in ${workload.namespace}:\n${listing}`,
+    { field: 'spec.network.plugin' },
+    `Look at those pods (kubectl -n ${workload.namespace} describe pod …); image pulls need the registry reachable from every node`,
+  )
+}

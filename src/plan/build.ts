@@ -79,6 +79,13 @@ function chooseVersions(config: ClusterConfig, catalog: Catalog, notices: string
       versionFields[name] = `spec.kubernetes.version (the default ${name} for Kubernetes ${defaults.minor})`
     }
   }
+  // calicoctl and the calico chart come from one Calico release: pinning either pins both.
+  for (const [given, follower] of [['calico', 'calicoctl'], ['calicoctl', 'calico']] as const) {
+    if (config.componentVersions[given] && !config.componentVersions[follower]) {
+      versions[follower] = versions[given]
+      versionFields[follower] = versionFields[given]
+    }
+  }
   return { versions, versionFields }
 }
 
@@ -138,7 +145,7 @@ async function matchArtifact(
 ): Promise<PlannedArtifact> {
   const { name, version, arch } = need
   const known = knownSha256(catalog, name, version, arch)
-  if (known) return plannedArtifact(catalog, name, version, arch, known, 'catalog')
+  if (known) return plannedArtifact(catalog, name, version, arch, known, catalog.userSums?.has(artifactKey(need)) ? 'checksums-file' : 'catalog')
   if (KUBERNETES_BINARIES.includes(name) && options.fetchSha256) {
     const candidate = plannedArtifact(catalog, name, version, arch, '', 'upstream')
     const sum = await options.fetchSha256(candidate)
@@ -147,11 +154,22 @@ async function matchArtifact(
       return { ...candidate, sha256: sum }
     }
   }
+  const index = catalog.artifacts[name].index
+  if (index && options.fetchChartDigest) {
+    const found = await options.fetchChartDigest(index, version)
+    if (found) {
+      notices.push(`${name} ${version} is not in kk-action's catalog; using the chart's digest in ${found.url}`)
+      return plannedArtifact(catalog, name, version, arch, found.sha256, 'chart-index')
+    }
+  }
   const field = ctx.versionFields[name]
   const position = options.locate?.(field.split(' ')[0])
   throw new UserError(
     `module ${module} needs ${name} ${version || '(no version)'} for ${arch}, and kk-action knows no sha256 for it`,
     { file: ctx.config.file, line: position?.line, column: position?.column, field },
-    `Choose a version the catalog has, or give its sum in a checksums file (the \`checksums\` input / --checksums)`,
+    index
+      ? `kk-action reads a chart's sha256 from ${index.url} (or the same path on your mirror), which had no ${index.chart} ${version}. ` +
+        'Choose a version that index lists, or give its sum in a checksums file (the `checksums` input / --checksums)'
+      : 'Choose a version the catalog has, or give its sum in a checksums file (the `checksums` input / --checksums)',
   )
 }

@@ -1,5 +1,5 @@
 import type { Arch, ClusterConfig, Host, Role } from '../config/types.js'
-import type { ArtifactName, ArtifactNeed, Catalog, PlannedArtifact } from '../artifacts/types.js'
+import type { ArtifactName, ArtifactNeed, Catalog, ChartIndex, PlannedArtifact } from '../artifacts/types.js'
 
 export const CREATE_MODULES = [
   'precheck', 'configure-os', 'sync-binaries', 'containerd', 'docker', 'cri-dockerd', 'etcd', 'load-balancer',
@@ -59,6 +59,8 @@ export interface PlanOptions {
    * can be had. Omitted: unknown versions are plan errors.
    */
   fetchSha256?: (artifact: { url: string; path: string }) => Promise<string | undefined>
+  /** Looks up a chart's sha256 in its publisher's repository index; undefined when none can be had. */
+  fetchChartDigest?: (index: ChartIndex, version: string) => Promise<{ sha256: string; url: string } | undefined>
 }
 
 export interface PlanResult {

@@ -9,6 +9,7 @@ import type { PlannedArtifact } from '../../src/artifacts/types.js'
 import { isUserError } from '../../src/errors.js'
 import { buildPlan } from '../../src/plan/build.js'
 import { makeConfig } from '../plan/make-config.js'
+import { fakeChartDigest } from '../plan/chart-index.js'
 import { sha256Hex, startMirror, writeChecksumsFile, type Mirror } from '../support/mirror.js'
 import { recordingLogger } from '../support/recording-logger.js'
 import { refusedUrl } from '../support/results-service.js'
@@ -154,7 +155,7 @@ describe('offline-dir', () => {
 
 describe('the seed case: only what running modules need is fetched', () => {
   async function planArtifacts(shape: Parameters<typeof makeConfig>[0]): Promise<PlannedArtifact[]> {
-    const { plan } = await buildPlan(makeConfig(shape), { catalog: builtinCatalog })
+    const { plan } = await buildPlan(makeConfig(shape), { catalog: builtinCatalog, fetchChartDigest: fakeChartDigest })
     // Same names, versions and paths as the real plan; synthetic bytes served by the local mirror.
     const synthetic = plan.artifacts.map((artifact) => syntheticArtifact(artifact, 4096, upstreamUrl))
     for (const { planned: file, content } of synthetic) mirror.add(file.path, content)

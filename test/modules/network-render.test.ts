@@ -1,93 +1,85 @@
 import { describe, expect, it } from 'vitest'
-import { parse, parseAllDocuments } from 'yaml'
-import { ciliumValues, renderCalico, renderFlannel } from '../../src/modules/network-render.js'
+import { networkRelease } from '../../src/modules/network-render.js'
 import { makeConfig } from '../plan/make-config.js'
 
-// The lines of upstream calico.yaml / kube-flannel.yml the renderers change, in upstream's layout.
-const CALICO = `kind: ConfigMap
-apiVersion: v1
-metadata:
-  name: calico-config
-  namespace: kube-system
-data:
-  calico_backend: "bird"
----
-kind: DaemonSet
-apiVersion: apps/v1
-metadata:
-  name: calico-node
-spec:
-  template:
-    spec:
-      containers:
-        - name: calico-node
-          env:
-            - name: CALICO_IPV4POOL_IPIP
-              value: "Always"
-            - name: CALICO_IPV4POOL_VXLAN
-              value: "Never"
-            # - name: CALICO_IPV4POOL_CIDR
-            #   value: "192.168.0.0/16"
-`
-const FLANNEL = `kind: ConfigMap
-apiVersion: v1
-metadata:
-  name: kube-flannel-cfg
-data:
-  net-conf.json: |
-    {
-      "Network": "10.244.0.0/16",
-      "Backend": {
-        "Type": "vxlan"
-      }
-    }
-`
-
-const withNetwork = (extra: Record<string, unknown>) => {
+const withNetwork = (extra: Record<string, unknown>, overrides: { kubePodsCIDR?: string; privateRegistry?: string } = {}) => {
   const config = makeConfig()
-  return { ...config, network: { ...config.network, kubePodsCIDR: '10.99.0.0/16', extra } }
+  return {
+    ...config,
+    network: { ...config.network, kubePodsCIDR: overrides.kubePodsCIDR ?? '10.99.0.0/16', extra },
+    registry: { ...config.registry, ...(overrides.privateRegistry ? { privateRegistry: overrides.privateRegistry } : {}) },
+  }
 }
 
-function calicoEnv(manifest: string): Record<string, string> {
-  const node = parseAllDocuments(manifest)[1].toJS() as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value: string }> }> } } } }
-  return Object.fromEntries(node.spec.template.spec.containers[0].env.map((e) => [e.name, e.value]))
-}
+type CalicoValues = { installation: { calicoNetwork: { bgp: string; mtu?: number; ipPools: Array<Record<string, unknown>>; nodeAddressAutodetectionV4?: unknown }; registry?: string } }
+const calico = (settings: Record<string, unknown>) => networkRelease(withNetwork({ calico: settings }), 'calico').values as CalicoValues
 
-describe('calico', () => {
-  it('carries the pod CIDR and KubeKey\'s default IPIP Always, VXLAN Never', () => {
-    const out = renderCalico(CALICO, withNetwork({}))
-    expect(calicoEnv(out)).toEqual({ CALICO_IPV4POOL_IPIP: 'Always', CALICO_IPV4POOL_VXLAN: 'Never', CALICO_IPV4POOL_CIDR: '10.99.0.0/16' })
-    expect(out).toContain('calico_backend: "bird"')
+describe('calico (tigera-operator chart)', () => {
+  it('one pool on the pod CIDR with KubeKey\'s default IPIP Always, BGP on, NAT outgoing', () => {
+    const network = calico({}).installation.calicoNetwork
+    expect(network.ipPools).toEqual([{ cidr: '10.99.0.0/16', encapsulation: 'IPIP', natOutgoing: 'Enabled', nodeSelector: 'all()' }])
+    expect(network.bgp).toBe('Enabled')
   })
 
-  it('VXLAN mode turns IPIP off in the pool and the backend to vxlan', () => {
-    const out = renderCalico(CALICO, withNetwork({ calico: { ipipMode: 'Never', vxlanMode: 'Always' } }))
-    expect(calicoEnv(out)).toMatchObject({ CALICO_IPV4POOL_IPIP: 'Never', CALICO_IPV4POOL_VXLAN: 'Always' })
-    expect(out).toContain('calico_backend: "vxlan"')
+  it.each([
+    [{ ipipMode: 'CrossSubnet' }, 'IPIPCrossSubnet', 'Enabled'],
+    [{ ipipMode: 'Never', vxlanMode: 'Always' }, 'VXLAN', 'Disabled'],
+    [{ ipipMode: 'Never', vxlanMode: 'CrossSubnet' }, 'VXLANCrossSubnet', 'Disabled'],
+    [{ ipipMode: 'Never', vxlanMode: 'Never' }, 'None', 'Enabled'],
+  ])('modes %o become encapsulation %s, BGP %s', (modes, encapsulation, bgp) => {
+    const network = calico(modes).installation.calicoNetwork
+    expect(network.ipPools[0].encapsulation).toBe(encapsulation)
+    expect(network.bgp).toBe(bgp)
   })
 
-  it('refuses unknown modes and both encapsulations at once, naming the field', () => {
-    expect(() => renderCalico(CALICO, withNetwork({ calico: { ipipMode: 'Sometimes' } }))).toThrow(/ipipMode/)
-    expect(() => renderCalico(CALICO, withNetwork({ calico: { vxlanMode: 'Always' } }))).toThrow(/vxlanMode/)
+  it('vethMTU, ipv4NatOutgoing and ipAutoDetectionMethod carry over', () => {
+    const network = calico({ vethMTU: 1440, ipv4NatOutgoing: false, ipAutoDetectionMethod: 'interface=eth.*' }).installation.calicoNetwork
+    expect(network.mtu).toBe(1440)
+    expect(network.ipPools[0].natOutgoing).toBe('Disabled')
+    expect(network.nodeAddressAutodetectionV4).toEqual({ interface: 'eth.*' })
+    expect(calico({ ipAutoDetectionMethod: 'can-reach=10.0.0.1' }).installation.calicoNetwork.nodeAddressAutodetectionV4).toEqual({ canReach: '10.0.0.1' })
   })
 
-  it('a manifest without the CIDR line is an error, not a cluster on the wrong CIDR', () => {
-    expect(() => renderCalico(CALICO.replace(/.*CALICO_IPV4POOL_CIDR[\s\S]*/, ''), withNetwork({}))).toThrow(/CALICO_IPV4POOL_CIDR/)
+  it('a private registry serves calico\'s images and the operator\'s', () => {
+    const release = networkRelease(withNetwork({}, { privateRegistry: 'registry.corp:5000' }), 'calico')
+    expect((release.values as CalicoValues).installation.registry).toBe('registry.corp:5000/')
+    expect(release.values.tigeraOperator).toEqual({ registry: 'registry.corp:5000' })
+  })
+
+  it('refuses unknown modes, both encapsulations at once and unknown detection methods, naming the field', () => {
+    expect(() => calico({ ipipMode: 'Sometimes' })).toThrow(/ipipMode/)
+    expect(() => calico({ vxlanMode: 'Always' })).toThrow(/vxlanMode/)
+    expect(() => calico({ ipAutoDetectionMethod: 'guess' })).toThrow(/ipAutoDetectionMethod/)
+  })
+
+  it('awaits the operator, then the workloads it creates in calico-system', () => {
+    const release = networkRelease(withNetwork({}), 'calico')
+    expect(release.workloads.map((w) => `${w.namespace}/${w.kind}/${w.name}`)).toEqual([
+      'tigera-operator/deployment/tigera-operator', 'calico-system/daemonset/calico-node', 'calico-system/deployment/calico-kube-controllers'])
   })
 })
 
 describe('flannel', () => {
-  it('carries the pod CIDR and the backend mode', () => {
-    const out = renderFlannel(FLANNEL, withNetwork({ flannel: { backendMode: 'host-gw' } }))
-    const netConf = JSON.parse((parse(out) as { data: Record<string, string> }).data['net-conf.json'])
-    expect(netConf).toEqual({ Network: '10.99.0.0/16', Backend: { Type: 'host-gw' } })
+  it('carries the pod CIDR and the backend mode, in a privileged namespace', () => {
+    const release = networkRelease(withNetwork({ flannel: { backendMode: 'host-gw' } }), 'flannel')
+    expect(release.values).toEqual({ podCidr: '10.99.0.0/16', flannel: { backend: 'host-gw' } })
+    expect(release.privilegedNamespace).toBe(true)
+    expect(() => networkRelease(withNetwork({ flannel: { backendMode: 'udp-ish' } }), 'flannel')).toThrow(/backendMode/)
   })
 })
 
 describe('cilium', () => {
   it('cluster-pool IPAM on the IPv4 part of a dual-stack pod CIDR', () => {
-    const config = makeConfig()
-    const dual = { ...config, network: { ...config.network, kubePodsCIDR: '10.99.0.0/16,fd00::/56' } }
-    expect(ciliumValues(dual)).toContain('ipam.operator.clusterPoolIPv4PodCIDRList={10.99.0.0/16}')
+    const values = networkRelease(withNetwork({}, { kubePodsCIDR: '10.99.0.0/16,fd00::/56' }), 'cilium').values as { ipam: { operator: Record<string, unknown> } }
+    expect(values.ipam.operator.clusterPoolIPv4PodCIDRList).toEqual(['10.99.0.0/16'])
+  })
+
+  it('no IPv4 pod CIDR is an error naming kubePodsCIDR', () => {
+    expect(() => networkRelease(withNetwork({}, { kubePodsCIDR: 'fd00::/56' }), 'cilium')).toThrow(/kubePodsCIDR/)
+  })
+
+  it('a one-node cluster gets one operator replica (two would never schedule)', () => {
+    const values = networkRelease(withNetwork({}), 'cilium').values as { operator: { replicas: number } }
+    expect(values.operator.replicas).toBe(Math.min(2, makeConfig().hosts.length))
   })
 })

@@ -3,7 +3,13 @@ import { buildPlan } from '../../src/plan/build.js'
 import { artifactKey } from '../../src/artifacts/types.js'
 import { builtinCatalog, knownSha256 } from '../../src/artifacts/catalog.js'
 import type { Plan } from '../../src/plan/types.js'
+import type { ClusterConfig } from '../../src/config/types.js'
+import type { PlanOptions } from '../../src/plan/types.js'
+import { fakeChartDigest } from './chart-index.js'
 import { makeConfig, type ConfigShape } from './make-config.js'
+
+/** A plan whose network charts' sums come from the stand-in for the publishers' indexes. */
+const planOf = (config: ClusterConfig, options: PlanOptions = {}) => buildPlan(config, { fetchChartDigest: fakeChartDigest, ...options })
 
 // v1.28.16 is in neither KubeKey's nor kubespray's table: the plan reads dl.k8s.io's published .sha256.
 // This stands in for that lookup (the CLI test reads it from the local mirror over HTTP).
@@ -15,7 +21,7 @@ const artifactNames = (plan: Plan) => new Set(plan.artifacts.map((a) => a.name))
 describe('the reported cri-dockerd cases', () => {
   for (const version of ['v1.26.13', 'v1.28.16']) {
     it(`containerd + ${version}: docker and cri-dockerd are skipped, and no artifact of theirs is resolved`, async () => {
-      const { plan } = await buildPlan(makeConfig({ version, containerManager: 'containerd' }), { fetchSha256: publishedSum })
+      const { plan } = await planOf(makeConfig({ version, containerManager: 'containerd' }), { fetchSha256: publishedSum })
       expect(moduleOf(plan, 'cri-dockerd')).toMatchObject({ skip: true, reason: 'kubernetes.containerManager is containerd' })
       expect(moduleOf(plan, 'docker')).toMatchObject({ skip: true, reason: 'kubernetes.containerManager is containerd' })
       expect(moduleOf(plan, 'containerd').skip).toBe(false)
@@ -27,7 +33,7 @@ describe('the reported cri-dockerd cases', () => {
   }
 
   it('docker + v1.26.13: cri-dockerd runs and its artifact is planned', async () => {
-    const { plan } = await buildPlan(makeConfig({ version: 'v1.26.13', containerManager: 'docker' }))
+    const { plan } = await planOf(makeConfig({ version: 'v1.26.13', containerManager: 'docker' }))
     expect(moduleOf(plan, 'cri-dockerd').skip).toBe(false)
     expect(artifactNames(plan)).toContain('cri-dockerd')
     expect(artifactNames(plan)).toContain('docker')
@@ -35,7 +41,7 @@ describe('the reported cri-dockerd cases', () => {
   })
 
   it('docker + v1.23.17: cri-dockerd is skipped because dockershim is built in', async () => {
-    const { plan } = await buildPlan(makeConfig({ version: 'v1.23.17', containerManager: 'docker' }))
+    const { plan } = await planOf(makeConfig({ version: 'v1.23.17', containerManager: 'docker' }))
     expect(moduleOf(plan, 'cri-dockerd')).toMatchObject({ skip: true })
     expect(moduleOf(plan, 'cri-dockerd').reason).toMatch(/kubernetes\.version is v1\.23\.17/)
     expect(artifactNames(plan)).not.toContain('cri-dockerd')
@@ -45,7 +51,7 @@ describe('the reported cri-dockerd cases', () => {
 describe('skip rules', () => {
   it('etcd runs for kubekey and is skipped for kubeadm and external, naming etcd.type', async () => {
     for (const [type, skip] of [['kubekey', false], ['kubeadm', true], ['external', true]] as const) {
-      const { plan } = await buildPlan(makeConfig({ etcd: type }))
+      const { plan } = await planOf(makeConfig({ etcd: type }))
       expect(moduleOf(plan, 'etcd').skip).toBe(skip)
       if (skip) expect(moduleOf(plan, 'etcd').reason).toMatch(`etcd.type is ${type}`)
       expect(artifactNames(plan).has('etcd')).toBe(!skip)
@@ -53,14 +59,14 @@ describe('skip rules', () => {
   })
 
   it('joins, load balancer, network and addons follow the topology and config', async () => {
-    const single = (await buildPlan(makeConfig({ plugin: 'none' }))).plan
+    const single = (await planOf(makeConfig({ plugin: 'none' }))).plan
     expect(moduleOf(single, 'join-control-plane')).toMatchObject({ skip: true, reason: 'roleGroups.control-plane has one host' })
     expect(moduleOf(single, 'join-workers').skip).toBe(true)
     expect(moduleOf(single, 'load-balancer').skip).toBe(true)
     expect(moduleOf(single, 'network')).toMatchObject({ skip: true, reason: 'network.plugin is none' })
     expect(moduleOf(single, 'addons')).toMatchObject({ skip: true, reason: 'addons is empty' })
 
-    const ha = (await buildPlan(makeConfig({ controlPlanes: 3, workers: 2, internalLoadbalancer: 'haproxy' }))).plan
+    const ha = (await planOf(makeConfig({ controlPlanes: 3, workers: 2, internalLoadbalancer: 'haproxy' }))).plan
     expect(moduleOf(ha, 'join-control-plane')).toMatchObject({ skip: false, hosts: ['node2', 'node3'] })
     expect(moduleOf(ha, 'join-workers')).toMatchObject({ skip: false, hosts: ['node4', 'node5'] })
     expect(moduleOf(ha, 'load-balancer')).toMatchObject({ skip: false, hosts: ['node4', 'node5'] })
@@ -68,20 +74,24 @@ describe('skip rules', () => {
     expect(artifactNames(ha)).toContain('calicoctl')
   })
 
-  it('helm is needed only for chart addons', async () => {
-    const yamlOnly = await buildPlan(makeConfig({ addons: [{ name: 'a', sources: { yaml: { path: ['x.yaml'] } } }] }))
+  it('helm is needed only for chart addons and network plugins', async () => {
+    const yamlOnly = await planOf(makeConfig({ plugin: 'none', addons: [{ name: 'a', sources: { yaml: { path: ['x.yaml'] } } }] }))
     expect(artifactNames(yamlOnly.plan)).not.toContain('helm')
-    const chart = await buildPlan(makeConfig({ addons: [{ name: 'b', sources: { chart: { name: 'nfs', repo: 'https://x' } } }] }))
+    const chart = await planOf(makeConfig({ plugin: 'none', addons: [{ name: 'b', sources: { chart: { name: 'nfs', repo: 'https://x' } } }] }))
     expect(artifactNames(chart.plan)).toContain('helm')
+    for (const plugin of ['calico', 'flannel', 'cilium'] as const) {
+      const { plan } = await planOf(makeConfig({ plugin }))
+      expect(moduleOf(plan, 'network').needs.map((need) => need.name)).toEqual(['helm', plugin, ...(plugin === 'calico' ? ['calicoctl'] : [])])
+    }
   })
 
   it('--skip and --until show their reason in the plan and drop the artifacts of what they skip', async () => {
-    const { plan } = await buildPlan(makeConfig(), { skipModules: ['network'], until: 'etcd' })
+    const { plan } = await planOf(makeConfig(), { skipModules: ['network'], until: 'etcd' })
     expect(moduleOf(plan, 'network')).toMatchObject({ skip: true, reason: 'skipped by --skip' })
     expect(moduleOf(plan, 'kubeadm-init')).toMatchObject({ skip: true, reason: 'after --until etcd' })
     expect(moduleOf(plan, 'etcd').skip).toBe(false)
     expect(artifactNames(plan)).not.toContain('calicoctl')
-    await expect(buildPlan(makeConfig(), { until: 'etc' })).rejects.toThrow(/unknown module "etc".*precheck, configure-os/)
+    await expect(planOf(makeConfig(), { until: 'etc' })).rejects.toThrow(/unknown module "etc".*precheck, configure-os/)
   })
 })
 
@@ -98,13 +108,16 @@ describe('artifacts are derived from the plan', () => {
 
   it(`over ${shapes.length} configs: artifacts == union of the needs of running modules, every one with a known sum`, async () => {
     for (const shape of shapes) {
-      const { plan } = await buildPlan(makeConfig(shape))
+      const { plan } = await planOf(makeConfig(shape))
       const running = plan.modules.filter((m) => !m.skip)
       const union = new Set(running.flatMap((m) => m.needs.map(artifactKey)))
       expect(new Set(plan.artifacts.map(artifactKey)), JSON.stringify(shape)).toEqual(union)
       expect(plan.artifacts.length).toBe(union.size)
       for (const artifact of plan.artifacts) {
-        expect(artifact.sha256).toBe(knownSha256(builtinCatalog, artifact.name, artifact.version, artifact.arch))
+        const index = builtinCatalog.artifacts[artifact.name].index
+        const sum = index ? (await fakeChartDigest(index, artifact.version)).sha256 : knownSha256(builtinCatalog, artifact.name, artifact.version, artifact.arch)
+        expect(artifact.sha256).toBe(sum)
+        expect(artifact.sha256Source).toBe(index ? 'chart-index' : 'catalog')
         expect(artifact.url).toContain(artifact.path)
       }
       // each artifact exists once per arch of the hosts its module runs on
@@ -120,28 +133,28 @@ describe('artifacts are derived from the plan', () => {
   it('a running module whose artifact has no sum is a plan error naming module, artifact, version, arch and field', async () => {
     const config = makeConfig({ version: 'v1.26.13' })
     config.componentVersions = { containerd: '9.9.9' }
-    await expect(buildPlan(config)).rejects.toThrow(
+    await expect(planOf(config)).rejects.toThrow(
       'cluster.yaml: spec.componentVersions.containerd: module containerd needs containerd 9.9.9 for amd64, and kk-action knows no sha256 for it')
   })
 
   it('a skipped module asking for an unknown version is no error: only running modules resolve', async () => {
     const config = makeConfig({ containerManager: 'containerd' })
     config.componentVersions = { 'cri-dockerd': '0.0.1' }
-    const { plan } = await buildPlan(config)
+    const { plan } = await planOf(config)
     expect(moduleOf(plan, 'cri-dockerd').needs).toEqual([{ name: 'cri-dockerd', version: '0.0.1', arch: 'amd64' }])
   })
 
   it('a Kubernetes version the catalog lacks uses the published .sha256, saying so, or is an error', async () => {
     const sum = 'a'.repeat(64)
     const seen: string[] = []
-    const { plan, notices } = await buildPlan(makeConfig({ version: 'v1.99.1' }), {
+    const { plan, notices } = await planOf(makeConfig({ version: 'v1.99.1' }), {
       fetchSha256: async ({ url }) => { seen.push(url); return sum },
     })
     expect(plan.artifacts.find((a) => a.name === 'kubeadm')).toMatchObject({ sha256: sum, sha256Source: 'upstream' })
     expect(seen).toContain('https://dl.k8s.io/release/v1.99.1/bin/linux/amd64/kubeadm')
     expect(notices.join('\n')).toMatch(/kubeadm v1\.99\.1 amd64 is not in kk-action's catalog/)
     expect(notices.join('\n')).toMatch(/no default component versions for Kubernetes v1\.99\.1/)
-    await expect(buildPlan(makeConfig({ version: 'v1.99.1' }), { fetchSha256: async () => undefined }))
+    await expect(planOf(makeConfig({ version: 'v1.99.1' }), { fetchSha256: async () => undefined }))
       .rejects.toThrow(/spec\.kubernetes\.version: module sync-binaries needs kubeadm v1\.99\.1 for amd64/)
   })
 })

@@ -59,6 +59,9 @@ export const REAL_SIZES: Record<ArtifactName, number> = {
   'cni-plugins': 40 * 2 ** 20,
   calicoctl: 60 * 2 ** 20,
   helm: 16 * 2 ** 20,
+  calico: 80 * 2 ** 10,
+  flannel: 8 * 2 ** 10,
+  cilium: 200 * 2 ** 10,
 }
 
 /** The artifacts a v1.30 cluster with containerd, kubekey etcd and calico needs on amd64 (catalog defaults). */
