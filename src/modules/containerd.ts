@@ -9,9 +9,9 @@ import { pauseImage } from './runtime-images.js'
 import {
   certsPaths, HOSTS_TOML_MARK, registryCredentials, registryHosts, renderHostsToml, type CertsFound, type RegistryHost,
 } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, startingService, writeKubeletPullCredentials } from './runtime-service.js'
+import { dataDirFromSpec, expectDaemonVersion, writeKubeletPullCredentials } from './runtime-service.js'
 import {
-  enableUnit, ensureServiceCurrent, installArchiveInto, installBinary, putFile, putPrivateFile, requestRestart,
+  ensureServiceCurrent, installArchiveInto, installBinary, putFile, putPrivateFile, requestRestart,
 } from './steps.js'
 
 const BIN = '/usr/local/bin'
@@ -79,8 +79,7 @@ async function configure(t: TaskContext, options: ContainerdOptions): Promise<vo
 }
 
 async function start(t: TaskContext): Promise<void> {
-  await enableUnit(t, 'containerd')
-  await startingService(t, 'containerd', () => ensureServiceCurrent(t, 'containerd', { changed: false, unitsChanged: false }))
+  await ensureServiceCurrent(t, 'containerd', { changed: false, unitsChanged: false })
 }
 
 async function verify(t: TaskContext): Promise<void> {

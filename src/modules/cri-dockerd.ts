@@ -4,10 +4,7 @@ import { atLeast } from '../plan/version.js'
 import { docker } from './docker.js'
 import { defineModule, kubernetesNodes } from './module.js'
 import { pauseImage } from './runtime-images.js'
-import { startingService } from './runtime-service.js'
-import {
-  clearPendingRestart, enableUnit, ensureService, installArchiveInto, putFile, requestRestart, restartPending,
-} from './steps.js'
+import { ensureServiceState, installArchiveInto, putFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const SERVICE = 'cri-docker.service'
@@ -92,16 +89,7 @@ async function configure(t: TaskContext): Promise<void> {
 
 /** The socket listens; the service itself starts on the first connection, or restarts now if it runs stale. */
 async function start(t: TaskContext): Promise<void> {
-  await enableUnit(t, SOCKET)
-  await enableUnit(t, SERVICE)
-  await startingService(t, SOCKET, () => ensureService(t, SOCKET, { restart: false, unitsChanged: false }))
-  if (!(await restartPending(t, SERVICE))) return
-  const active = await t.exec(sh`systemctl is-active ${SERVICE}`, { allowFailure: true })
-  if (active.stdout.trim() === 'active') {
-    await startingService(t, SERVICE, () => t.exec(sh`systemctl restart ${SERVICE}`).then(() => undefined))
-    t.changed()
-  }
-  await clearPendingRestart(t, SERVICE)
+  await ensureServiceState(t, { enable: [SOCKET, SERVICE], start: SOCKET, restart: SERVICE })
 }
 
 async function verify(t: TaskContext): Promise<void> {

@@ -4,8 +4,8 @@ import { atLeast } from '../plan/version.js'
 import { defineModule, kubernetesNodes } from './module.js'
 import { renderCrictlConfig } from './runtime-containerd-config.js'
 import { dockerRegistrySettings } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, startingService, writeKubeletPullCredentials } from './runtime-service.js'
-import { enableUnit, ensureServiceCurrent, installArchiveInto, putFile, requestRestart } from './steps.js'
+import { dataDirFromSpec, expectDaemonVersion, writeKubeletPullCredentials } from './runtime-service.js'
+import { ensureServiceCurrent, installArchiveInto, putFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const DOCKER = `${BIN}/docker`
@@ -93,9 +93,7 @@ function criEndpoint(kubernetesVersion: string): string {
 }
 
 async function start(t: TaskContext): Promise<void> {
-  await enableUnit(t, 'docker.socket')
-  await enableUnit(t, 'docker.service')
-  await startingService(t, 'docker', () => ensureServiceCurrent(t, 'docker', { changed: false, unitsChanged: false }))
+  await ensureServiceCurrent(t, 'docker', { changed: false, unitsChanged: false, enable: ['docker.socket', 'docker.service'] })
 }
 
 async function verify(t: TaskContext): Promise<void> {

@@ -12,7 +12,7 @@ import {
 import { decideRoles, foreignMembers, foreignMembersMessage, type MemberRole } from './etcd-membership.js'
 import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
 import { defineModule } from './module.js'
-import { clearPendingRestart, installFromArchive, putFile, putFiles, requestRestart } from './steps.js'
+import { clearPendingRestart, ensureServiceState, installFromArchive, putFile, putFiles, requestRestart } from './steps.js'
 
 /** What later modules (kubeadm-init) read from `t.shared` under ETCD_SHARED_KEY. */
 export interface EtcdClientInfo {
@@ -148,12 +148,7 @@ async function writeMemberConfig(run: EtcdRun, t: TaskContext, bootstrap: Bootst
   const env = renderEtcdEnv(t.config, t.host, memberNameOf(run, t.host), bootstrap, run.ctx.versions.etcd)
   const envChanged = await putFile(t, ETCD_ENV_FILE, env, 0o644)
   const unitChanged = await putFile(t, ETCD_UNIT_FILE, ETCD_UNIT)
-  if (unitChanged) await t.exec(raw('systemctl daemon-reload'))
-  const enabled = await t.exec(raw('systemctl is-enabled etcd'), { allowFailure: true })
-  if (enabled.stdout.trim() !== 'enabled') {
-    await t.exec(raw('systemctl enable etcd'))
-    t.changed()
-  }
+  await ensureServiceState(t, { enable: ['etcd'], unitsChanged: unitChanged })
   if (envChanged || unitChanged) await markTouched(run, t)
 }
 
@@ -248,15 +243,10 @@ async function installBackupSchedule(_run: EtcdRun, t: TaskContext): Promise<voi
   const script = await putFile(t, backupScriptPath(t.config), renderBackupScript(t.config, t.host), 0o755)
   const service = await putFile(t, BACKUP_SERVICE_FILE, renderBackupService(t.config))
   const timer = await putFile(t, BACKUP_TIMER_FILE, renderBackupTimer(t.config))
-  if (script || service || timer) await t.exec(raw('systemctl daemon-reload'))
-  const enabled = await t.exec(raw('systemctl is-enabled backup-etcd.timer'), { allowFailure: true })
-  const active = await t.exec(raw('systemctl is-active backup-etcd.timer'), { allowFailure: true })
-  if (enabled.stdout.trim() !== 'enabled' || active.stdout.trim() !== 'active') {
-    await t.exec(raw('systemctl enable --now backup-etcd.timer'))
-    t.changed()
-  } else if (timer) {
-    await t.exec(raw('systemctl restart backup-etcd.timer'))
-  }
+  await ensureServiceState(t, {
+    enable: ['backup-etcd.timer'], start: 'backup-etcd.timer', restart: 'backup-etcd.timer', restartNow: timer, rememberRestart: false,
+    unitsChanged: script || service || timer,
+  })
 }
 
 function lastLine(text: string): string {

@@ -1,7 +1,6 @@
 /** Small pieces the container runtime modules share. */
 import type { ClusterConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
-import { sh } from '../nodes/quote.js'
 import { registryCredentials } from './runtime-registry.js'
 import { putPrivateFile } from './steps.js'
 import type { TaskContext } from '../pipeline/types.js'
@@ -33,17 +32,6 @@ export function expectDaemonVersion(t: TaskContext, daemon: string, answered: st
   }
   throw new Error(`${daemon} answers as version ${answered ?? '(none)'}, but kk-action installed ${installed}: ` +
     `another ${daemon} is running (a distribution package?) or the new binary was not started`)
-}
-
-/** Runs `start`; when it fails, the error carries the unit's last journal lines (systemctl itself only says "see journalctl"). */
-export async function startingService(t: TaskContext, unit: string, start: () => Promise<void>): Promise<void> {
-  try {
-    await start()
-  } catch (error) {
-    const journal = await t.exec(sh`journalctl -u ${unit} --no-pager -n 15 -o cat`, { allowFailure: true, timeoutMs: 30_000 })
-    const detail = journal.stdout.trim() ? `\nlast lines of journalctl -u ${unit}:\n${journal.stdout.trimEnd()}` : ''
-    throw new Error(`${unit} did not start: ${(error as Error).message.split('\n')[0]}${detail}`)
-  }
 }
 
 // The kubelet reads image pull credentials from config.json in its root directory and hands them to the CRI

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import type { ArtifactName } from '../artifacts/types.js'
-import { raw, sh, type Command } from '../nodes/quote.js'
+import { sh, type Command } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 
 /** Where archives are kept on a node, so a rerun compares instead of sending them again. */
@@ -125,24 +125,6 @@ function installMembersCommand(archive: string, members: Record<string, string>,
   return sh`set -e; d=$(mktemp -d); trap 'rm -rf "$d"' EXIT; tar -xzf ${archive} -C "$d"; ${all}`
 }
 
-/** daemon-reload when units changed, enable, and start or restart as needed. */
-export async function ensureService(t: TaskContext, unit: string, options: { restart: boolean; unitsChanged: boolean }): Promise<void> {
-  if (options.unitsChanged) await t.exec(raw('systemctl daemon-reload'))
-  const enabled = await t.exec(sh`systemctl is-enabled ${unit}`, { allowFailure: true })
-  if (enabled.stdout.trim() !== 'enabled') {
-    await t.exec(sh`systemctl enable ${unit}`)
-    t.changed()
-  }
-  const active = await t.exec(sh`systemctl is-active ${unit}`, { allowFailure: true })
-  if (active.stdout.trim() !== 'active') {
-    await t.exec(sh`systemctl start ${unit}`)
-    t.changed()
-  } else if (options.restart) {
-    await t.exec(sh`systemctl restart ${unit}`)
-    t.changed()
-  }
-}
-
 /**
  * Installs every member the catalog lists for an archive artifact into `dir`, each under its own basename
  * (bin/ctr → <dir>/ctr). Returns whether any target changed.
@@ -174,15 +156,6 @@ export async function installFromArchiveOnce(
   return changed
 }
 
-/** Enables a unit unless it already is; returns whether that changed anything. */
-export async function enableUnit(t: TaskContext, unit: string): Promise<boolean> {
-  const enabled = await t.exec(sh`systemctl is-enabled ${unit}`, { allowFailure: true })
-  if (enabled.stdout.trim() === 'enabled') return false
-  await t.exec(sh`systemctl enable ${unit}`)
-  t.changed()
-  return true
-}
-
 /** Where pending restarts are remembered on a node, so a run that failed half-way still restarts next time. */
 export const RESTART_PENDING_DIR = '/var/lib/kk-action/restart-pending'
 
@@ -191,26 +164,81 @@ export async function requestRestart(t: TaskContext, unit: string): Promise<void
   await t.exec(sh`mkdir -p ${RESTART_PENDING_DIR} && touch ${`${RESTART_PENDING_DIR}/${unit}`}`)
 }
 
-/** Whether a restart of `unit` was requested and has not happened yet. */
-export async function restartPending(t: TaskContext, unit: string): Promise<boolean> {
-  return (await t.exec(sh`test -e ${`${RESTART_PENDING_DIR}/${unit}`}`, { allowFailure: true })).code === 0
-}
-
 export async function clearPendingRestart(t: TaskContext, unit: string): Promise<void> {
   await t.exec(sh`rm -f ${`${RESTART_PENDING_DIR}/${unit}`}`)
 }
 
+/** What a systemd unit should look like after a task; ensureServiceState gets there in one round trip. */
+export interface ServiceState {
+  /** Units to enable, unless they already are. */
+  enable: string[]
+  /** A unit to start when it is not active. */
+  start?: string
+  /**
+   * A unit to restart (when it is active and was not just started) if a restart of it is pending: asked for
+   * now (`restartNow`) or by an earlier run that did not get that far (RESTART_PENDING_DIR).
+   */
+  restart?: string
+  restartNow?: boolean
+  /** Remember the restart on the node until it happened (default true), so an interrupted run still does it. */
+  rememberRestart?: boolean
+  /** Unit files changed: daemon-reload first. Also done when systemd reports a named unit newer on disk than loaded. */
+  unitsChanged?: boolean
+}
+
+// One round trip for the whole decision. Prints "doing: <verb> <unit>" before and "done: <verb> <unit>" after each
+// systemctl action that changes something, so the caller can count changes and name what failed.
+const SERVICE_STATE = `reload=$1 start=$2 restart=$3 now=$4 pending=$5; shift 5
+if [ "$now" = yes ] && [ -n "$pending" ]; then mkdir -p -- "\${pending%/*}" && : > "$pending" || exit 1; fi
+if [ -n "$pending" ] && [ -e "$pending" ]; then now=yes; fi
+if [ "$reload" != yes ]; then
+  for u in "$@" $start $restart; do
+    if [ "$(systemctl show -p NeedDaemonReload --value "$u" 2>/dev/null)" = yes ]; then reload=yes; fi
+  done
+fi
+if [ "$reload" = yes ]; then systemctl daemon-reload || exit 1; echo "systemd reloaded"; fi
+act() { echo "doing: $1 $2"; systemctl "$1" "$2" || exit; echo "done: $1 $2"; }
+for u in "$@"; do
+  if [ "$(systemctl is-enabled "$u" 2>/dev/null)" != enabled ]; then act enable "$u"; fi
+done
+started=
+if [ -n "$start" ] && [ "$(systemctl is-active "$start" 2>/dev/null)" != active ]; then act start "$start"; started=$start; fi
+if [ "$now" = yes ] && [ -n "$restart" ] && [ "$restart" != "$started" ] && [ "$(systemctl is-active "$restart" 2>/dev/null)" = active ]; then
+  act restart "$restart"
+fi
+if [ -n "$pending" ]; then rm -f -- "$pending"; fi`
+
 /**
- * Like ensureService, for daemons whose binaries or config a task may have just replaced: `changed` asks for
- * a restart, which is remembered on the node until it succeeds; systemd is reloaded when units changed or
- * when it reports a unit file newer than what it loaded (after an interrupted run).
+ * Enables, starts and restarts units as `state` asks, in one command. A unit that does not start or restart
+ * fails with its last journal lines (systemctl itself only says "see journalctl").
+ */
+export async function ensureServiceState(t: TaskContext, state: ServiceState): Promise<void> {
+  const remember = state.restart !== undefined && (state.rememberRestart ?? true)
+  const pending = remember ? `${RESTART_PENDING_DIR}/${state.restart}` : ''
+  const yes = (value: boolean | undefined) => (value ? 'yes' : 'no')
+  const result = await t.exec(sh`sh -c ${SERVICE_STATE} kk-service ${yes(state.unitsChanged)} ${state.start ?? ''} ${state.restart ?? ''} ${yes(state.restartNow)} ${pending} ${state.enable}`,
+    { allowFailure: true })
+  const lines = result.stdout.split('\n')
+  if (lines.some((line) => line.startsWith('done: '))) t.changed()
+  if (result.code === 0) return
+  const failed = lines.filter((line) => line.startsWith('doing: ')).pop()?.slice('doing: '.length)
+  if (!failed) throw new Error(`exit code ${result.code}: systemd did not reload or answer${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`)
+  const [verb, unit] = failed.split(' ')
+  if (verb === 'enable') throw new Error(`cannot enable ${unit}: exit code ${result.code}: systemctl ${failed}${result.stderr.trim() ? `\n${result.stderr.trim()}` : ''}`)
+  const journal = await t.exec(sh`journalctl -u ${unit} --no-pager -n 15 -o cat`, { allowFailure: true, timeoutMs: 30_000 })
+  const detail = journal.stdout.trim() ? `\nlast lines of journalctl -u ${unit}:\n${journal.stdout.trimEnd()}` : ''
+  throw new Error(`${unit} did not start: exit code ${result.code}: systemctl ${failed}${detail}`)
+}
+
+/**
+ * For daemons whose binaries or config a task may have just replaced: enabled and running, restarted when
+ * `changed` (remembered on the node until it succeeds); systemd is reloaded when units changed or when it
+ * reports a unit file newer than what it loaded (after an interrupted run).
  */
 export async function ensureServiceCurrent(
-  t: TaskContext, unit: string, options: { changed: boolean; unitsChanged: boolean },
+  t: TaskContext, unit: string, options: { changed: boolean; unitsChanged: boolean; enable?: string[] },
 ): Promise<void> {
-  if (options.changed) await requestRestart(t, unit)
-  const pending = await restartPending(t, unit)
-  const reload = await t.exec(sh`systemctl show -p NeedDaemonReload --value ${unit}`, { allowFailure: true })
-  await ensureService(t, unit, { restart: pending, unitsChanged: options.unitsChanged || reload.stdout.trim() === 'yes' })
-  if (pending) await clearPendingRestart(t, unit)
+  await ensureServiceState(t, {
+    enable: options.enable ?? [unit], start: unit, restart: unit, restartNow: options.changed, unitsChanged: options.unitsChanged,
+  })
 }

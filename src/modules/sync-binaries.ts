@@ -1,6 +1,5 @@
-import { raw } from '../nodes/quote.js'
 import { alwaysRuns, defineModule, kubernetesNodes } from './module.js'
-import { installBinary, installFromArchiveOnce, putFile } from './steps.js'
+import { ensureServiceState, installBinary, installFromArchiveOnce, putFile } from './steps.js'
 import type { TaskContext } from '../pipeline/types.js'
 
 const BIN = '/usr/local/bin'
@@ -46,12 +45,8 @@ async function installCniPlugins(t: TaskContext): Promise<void> {
 async function installKubeletUnit(t: TaskContext): Promise<void> {
   const unit = await putFile(t, '/etc/systemd/system/kubelet.service', KUBELET_UNIT)
   const dropIn = await putFile(t, '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', KUBEADM_DROP_IN)
-  if (unit || dropIn) await t.exec(raw('systemctl daemon-reload'))
-  const enabled = await t.exec(raw('systemctl is-enabled kubelet'), { allowFailure: true })
-  if (enabled.stdout.trim() !== 'enabled') {
-    await t.exec(raw('systemctl enable kubelet'))
-    t.changed()
-  }
+  // Enabled, not started: kubeadm starts it once its config is there.
+  await ensureServiceState(t, { enable: ['kubelet'], unitsChanged: unit || dropIn })
 }
 
 /** kubeadm, kubelet, kubectl and the CNI plugins on every Kubernetes node; the kubelet unit, enabled (kubeadm starts it). */
