@@ -32,8 +32,12 @@ ExecStart=
 ExecStart=${BIN}/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 `
 
+/** The three uploads at once: each is its own channel on the host's one connection (which allows 8). */
 async function installKubernetesBinaries(t: TaskContext): Promise<void> {
-  for (const name of ['kubeadm', 'kubelet', 'kubectl'] as const) await installBinary(t, name, `${BIN}/${name}`)
+  const installs = await Promise.allSettled((['kubeadm', 'kubelet', 'kubectl'] as const).map((name) => installBinary(t, name, `${BIN}/${name}`)))
+  // Every upload has ended (none still running into a retry of this task); the first failure is the task's.
+  const failed = installs.find((install) => install.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 async function installCniPlugins(t: TaskContext): Promise<void> {
