@@ -3,7 +3,7 @@ import { isUserError, UserError } from './errors.js'
 import { stderrLogger, type Logger } from './log.js'
 import { preparePlan, type PlanRequest } from './core.js'
 import { formatPlanTable } from './plan/format.js'
-import { deploy, defaultArtifactsDir } from './deploy.js'
+import { deploy, defaultArtifactsDir, diagnoseFailingHosts } from './deploy.js'
 import { fetchBundle } from './artifacts/resolve.js'
 import { HOST_KEY_POLICIES, type HostKeyPolicy } from './nodes/hostkeys.js'
 import { fanOut } from './pipeline/events.js'
@@ -12,7 +12,6 @@ import { cliConsoleSink } from './report/console.js'
 import { DeploymentReport } from './report/report.js'
 import { Redactor } from './report/redact.js'
 import { readFileSync } from 'node:fs'
-import type { Connection } from './nodes/connection.js'
 
 const USAGE = `usage:
   kk-action plan   -f cluster.yaml [--json] [--kubernetes-version v] [--container-manager m] [--network-plugin p]
@@ -114,17 +113,6 @@ function readKeyFile(path: string): string {
   }
 }
 
-/** A failing host's connection for diagnostics (opened again if it had dropped). */
-function diagnoseWith(report: DeploymentReport | undefined) {
-  return async (_hosts: string[], connectionOf: (host: string) => Promise<Connection | undefined>) => {
-    await report?.diagnose(async (host) => {
-      const connection = await connectionOf(host)
-      if (!connection) throw new Error('the host could not be reached')
-      return connection
-    })
-  }
-}
-
 function pipelineCommand(pipeline: 'create' | 'delete') {
   return async (values: Values, logger: Logger): Promise<void> => {
     const controller = new AbortController()
@@ -151,7 +139,7 @@ function pipelineCommand(pipeline: 'create' | 'delete') {
           redactor.addAll(loaded.secrets)
           if (values.logs) report = DeploymentReport.open({ dir: values.logs, plan, redactor })
         },
-        onFailure: (hosts, connectionOf) => diagnoseWith(report)(hosts, connectionOf),
+        onFailure: (_hosts, connectionOf) => diagnoseFailingHosts(report, connectionOf),
       })
       const kubeconfig = result.shared.get(SHARED_KUBECONFIG_PATH)
       if (typeof kubeconfig === 'string') logger.info(`kubeconfig: ${kubeconfig}`)

@@ -11,6 +11,7 @@ import type { EventSink } from './pipeline/events.js'
 import { runPipeline, unimplementedModules, type PipelineResult } from './pipeline/runner.js'
 import { SHARED_KUBECONFIG_DESTINATION, type LocalArtifact } from './pipeline/types.js'
 import { preparePlan, type PlanRequest, type PreparedPlan } from './core.js'
+import type { DeploymentReport } from './report/report.js'
 
 export interface DeployRequest extends PlanRequest {
   /** `target`: the config's hosts over SSH; `ephemeral`: the runner itself. */
@@ -95,6 +96,21 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
     request.signal?.removeEventListener('abort', stopRunning)
     await pool.closeAll()
   }
+}
+
+/**
+ * For `onFailure`: the diagnostics of the report's failing hosts, each on its connection (opened again if it
+ * had dropped; a host that cannot be reached gets a diagnostics.log that says so). No report, nothing to do.
+ */
+export async function diagnoseFailingHosts(
+  report: Pick<DeploymentReport, 'diagnose'> | undefined,
+  connectionOf: (host: string) => Promise<Connection | undefined>,
+): Promise<void> {
+  await report?.diagnose(async (host) => {
+    const connection = await connectionOf(host)
+    if (!connection) throw new Error('the host could not be reached')
+    return connection
+  })
 }
 
 function refuseUnimplemented(modules: string[]): void {

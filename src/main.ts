@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { isUserError } from './errors.js'
 import { PipelineError } from './pipeline/errors.js'
 import { preparePlan } from './core.js'
-import { deploy } from './deploy.js'
+import { deploy, diagnoseFailingHosts } from './deploy.js'
 import { SHARED_KUBECONFIG_PATH } from './pipeline/types.js'
 import { EPHEMERAL_CLEANUP_STATE } from './ephemeral-cleanup.js'
 import type { Logger } from './log.js'
@@ -77,13 +77,7 @@ async function pipelineCommand(inputs: ActionInputs, redactor: Redactor): Promis
         artifacts = artifactReports(resolved)
         core.setOutput('cache-hit', String(resolved.length > 0 && resolved.every((r) => r.source === 'tool-cache' || r.source === 'actions-cache')))
       },
-      onFailure: async (_hosts, connectionOf) => {
-        await report?.report.diagnose(async (host) => {
-          const connection = await connectionOf(host)
-          if (!connection) throw new Error('the host could not be reached')
-          return connection
-        })
-      },
+      onFailure: (_hosts, connectionOf) => diagnoseFailingHosts(report?.report, connectionOf),
     })
     const kubeconfig = result.shared.get(SHARED_KUBECONFIG_PATH)
     if (typeof kubeconfig === 'string') core.setOutput('kubeconfig', kubeconfig)

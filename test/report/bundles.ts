@@ -3,17 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+// @ts-expect-error plain JS script without types; the banner is the one dist/ gets, not a copy of it
+import { BANNER } from '../../scripts/bundle.mjs'
 import { repoRoot } from '../support/bundle.js'
-
-/** The same preamble scripts/bundle.mjs puts before every bundle (ncc's ESM output lacks __dirname and require). */
-const BANNER = [
-  "import { createRequire as __kkCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __kkFileURLToPath } from 'node:url';",
-  "import { dirname as __kkDirname } from 'node:path';",
-  'const __filename = __kkFileURLToPath(import.meta.url);',
-  'const __dirname = __kkDirname(__filename);',
-  'const require = __kkCreateRequire(import.meta.url);',
-].join(' ')
 
 function newestSource(dir = join(repoRoot, 'src')): number {
   let newest = 0
