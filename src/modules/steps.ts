@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import type { ArtifactName } from '../artifacts/types.js'
@@ -19,7 +19,10 @@ export async function putFile(t: TaskContext, remotePath: string, content: strin
   const digest = createHash('sha256').update(content).digest('hex')
   mkdirSync(renderedDir, { recursive: true, mode: 0o700 })
   const local = join(renderedDir, digest)
-  writeFileSync(local, content, { mode: 0o600 })
+  // Hosts render the same file at once: write beside it and rename, so no upload ever reads it half-written.
+  const partial = `${local}.${randomBytes(6).toString('hex')}`
+  writeFileSync(partial, content, { mode: 0o600 })
+  renameSync(partial, local)
   // The upload creates the directory (nodes/transfer.ts): no mkdir round trip before it.
   const result = await t.upload(local, remotePath, { mode, sha256: digest })
   return result.changed
