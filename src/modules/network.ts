@@ -45,8 +45,6 @@ async function installCalicoctl(t: TaskContext): Promise<void> {
   if (await installBinary(t, 'calicoctl', CALICOCTL)) t.changed()
 }
 
-const kubectl = (t: TaskContext, args: ReturnType<typeof sh>) => t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} ${args}`)
-
 /**
  * `helm upgrade --install` of the verified chart with the rendered values. A rerun with the same chart
  * and values, whose release still exists, changes nothing and calls no install.
@@ -67,7 +65,7 @@ async function installChart(t: TaskContext, release: NetworkRelease): Promise<vo
 
   if (release.privilegedNamespace) {
     await t.exec(ensureNamespace(release.namespace))
-    await kubectl(t, sh`label --overwrite namespace ${release.namespace} pod-security.kubernetes.io/enforce=privileged`)
+    await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} label --overwrite namespace ${release.namespace} pod-security.kubernetes.io/enforce=privileged`)
   }
   await t.exec(sh`${HELM} upgrade --install ${release.release} ${chart} --namespace ${release.namespace} --create-namespace --values ${values} --kubeconfig ${ADMIN_CONF}`,
     { timeoutMs: 5 * 60_000 })
@@ -98,13 +96,12 @@ async function waitUntilExists(t: TaskContext, release: NetworkRelease, workload
   }
 }
 
-/** Names the workload and shows its namespace's pods, so the reason is in the error, not only in the logs. */
+/** Names the workload; its namespace's pods, listed last, are the lines the failure report shows. */
 async function notRolledOut(t: TaskContext, release: NetworkRelease, workload: Workload, detail: string): Promise<UserError> {
-  const pods = await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get pods --namespace ${workload.namespace} -o wide`, { allowFailure: true })
-  const listing = (pods.stdout || pods.stderr).trim().split('\n').slice(0, 20).map((line) => `    ${line}`).join('\n')
+  await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get pods --namespace ${workload.namespace} -o wide`, { allowFailure: true })
   return new UserError(
-    `${release.plugin}: ${workload.kind}/${workload.name} in ${workload.namespace} did not roll out within ${ROLLOUT_TIMEOUT_SECONDS}s: ${detail}\n  pods in ${workload.namespace}:\n${listing}`,
+    `${release.plugin}: ${workload.kind}/${workload.name} in ${workload.namespace} did not roll out within ${ROLLOUT_TIMEOUT_SECONDS}s: ${detail.split('\n').pop()}`,
     { field: 'spec.network.plugin' },
-    `Look at those pods (kubectl -n ${workload.namespace} describe pod …); image pulls need the registry reachable from every node`,
+    `Look at the pods in ${workload.namespace} (kubectl describe pod); their images must be pullable from every node`,
   )
 }

@@ -9,6 +9,8 @@ export interface ClusterFileOptions {
   controlPlanes?: number
   etcdType?: 'kubekey' | 'kubeadm' | 'external'
   extraSpec?: string
+  /** The `network:` block's body, indented by four spaces; default `plugin: none`. */
+  network?: string
 }
 
 /** A KubeKey cluster config for the test nodes: first hosts control planes + etcd, every node a worker. */
@@ -34,7 +36,7 @@ ${nodes.nodes.map((n) => `  - {name: ${n.name}, address: ${n.address}, internalA
   etcd:
     type: ${options.etcdType ?? 'kubekey'}
   network:
-    plugin: none
+${options.network ?? '    plugin: none'}
   componentVersions:
 ${versions}
 ${options.extraSpec ?? ''}`

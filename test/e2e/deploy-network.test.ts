@@ -1,13 +1,16 @@
 /**
- * load-balancer and addons from the CLI bundle on three SSH test nodes (two control planes, one dedicated
- * worker): the haproxy static pod and its config on the worker, the control-plane domain resolving to it,
- * and addons turned into helm/kubectl calls on the first control plane (kubectl and helm are test doubles
- * that log their argv; no apiserver runs, so the kubeadm and runtime modules are skipped).
+ * load-balancer, network and addons from the CLI bundle on three SSH test nodes (two control planes, one
+ * dedicated worker): the haproxy static pod and its config on the worker, the control-plane domain
+ * resolving to it, calico's chart (a test double served by the local mirror, its sum read from the
+ * mirror's copy of the publisher's index.yaml) installed with the config's pod CIDR and VXLAN mode, and
+ * addons turned into helm/kubectl calls on the first control plane (kubectl, helm and calicoctl are test
+ * doubles that log their argv; no apiserver runs, so the kubeadm and runtime modules are skipped).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { buildMirror, serveMirror, type MirrorBuild, type MirrorServer } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runCli, type ProcessResult } from '../support/bundle.js'
@@ -35,6 +38,12 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
     file = writeClusterFile(dir, nodes, mirror, {
       controlPlanes: 2,
       etcdType: 'kubeadm',
+      network: `    plugin: calico
+    kubePodsCIDR: 10.77.0.0/16
+    kubeServiceCIDR: 10.96.0.0/16
+    calico:
+      ipipMode: Never
+      vxlanMode: Always`,
       extraSpec: `  controlPlaneEndpoint:
     domain: lb.kubesphere.local
     port: 6443
@@ -58,11 +67,13 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
     })
     // kubectl and helm need a kubeconfig, as the real ones need an apiserver: kubeadm-init would have written it.
     await onNode(nodes.nodes[0].name, 'mkdir -p /etc/kubernetes && printf "apiVersion: v1\\nkind: Config\\n" > /etc/kubernetes/admin.conf')
-    result = await runCli([
-      'deploy', '-f', file, '--known-hosts', nodes.knownHostsPath, '--mirror', server.url, '--checksums', mirror.checksumsFile,
-      '--artifacts-dir', join(dir, 'artifacts'), '--logs', join(dir, 'logs'), ...SKIPPED.flatMap((id) => ['--skip', id]),
-    ], { timeoutMs: 600_000 })
+    result = await deploy('logs')
   }, 900_000)
+  const deploy = (logs: string, ...extra: string[]) => runCli([
+    'deploy', '-f', file, '--known-hosts', nodes.knownHostsPath, '--mirror', server.url, '--checksums', mirror.checksumsFile,
+    '--artifacts-dir', join(dir, 'artifacts'), '--logs', join(dir, logs), ...SKIPPED.flatMap((id) => ['--skip', id]), ...extra,
+  ], { timeoutMs: 600_000 })
+  const first = () => nodes.nodes[0].name
   afterAll(async () => {
     await server?.close()
     await nodes?.stop()
@@ -93,7 +104,7 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
 
   it('the chart addon became helm upgrade --install with its repo, version, values file and values', async () => {
     const log = (await onNode(nodes.nodes[0].name, 'cat /var/log/kk-doubles/helm.log')).stdout
-    const install = log.split('\n').find((line) => line.includes("'upgrade'"))
+    const install = log.split('\n').find((line) => line.includes("'upgrade'") && line.includes("'web'"))
     expect(install).toBeDefined()
     for (const part of ["'--install' 'web' 'nginx'", "'--namespace' 'web-ns'", "'--repo' 'https://charts.example.test/stable'",
       "'--version' '1.2.3'", "'--set' 'service.type=NodePort'", "'--kubeconfig' '/etc/kubernetes/admin.conf'"]) expect(install).toContain(part)
@@ -108,4 +119,64 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
     const applied = await onNode(nodes.nodes[0].name, 'cat /var/log/kk-doubles/files/*-kubectl-*extra.yaml')
     expect(applied.stdout).toContain('name: extra')
   })
+
+  it('calico\'s chart sum came from the mirror\'s copy of the publisher\'s index', () => {
+    expect(result.stderr + result.stdout).toContain(`calico ${mirror.componentVersions.calico} is not in kk-action's catalog; using the chart's digest in ${server.url}/calico/charts/index.yaml`)
+  })
+
+  it('calico became helm upgrade --install of the verified chart with the rendered values, and calicoctl is installed', async () => {
+    const version = mirror.componentVersions.calico!
+    const log = (await onNode(first(), 'cat /var/log/kk-doubles/helm.log')).stdout
+    const install = log.split('\n').find((line) => line.includes("'upgrade'") && line.includes("'calico'"))
+    expect(install).toContain(`'--install' 'calico' '/etc/kubekey/network/tigera-operator-v${version}.tgz' '--namespace' 'tigera-operator' '--create-namespace' '--values' '/etc/kubekey/network/calico-values.yaml'`)
+    const chart = mirror.files.find((f) => f.name === 'calico' && f.version === version)!
+    const onNodeSum = await onNode(first(), `sha256sum /etc/kubekey/network/tigera-operator-v${version}.tgz`)
+    expect(onNodeSum.stdout.split(' ')[0]).toBe(chart.sha256)
+    const values = parse((await onNode(first(), 'cat /var/log/kk-doubles/files/*-helm-calico-values.yaml')).stdout) as {
+      installation: { calicoNetwork: { bgp: string; ipPools: Array<{ cidr: string; encapsulation: string }> } } }
+    expect(values.installation.calicoNetwork.ipPools[0]).toMatchObject({ cidr: '10.77.0.0/16', encapsulation: 'VXLAN' })
+    expect(values.installation.calicoNetwork.bgp).toBe('Disabled')
+    expect((await onNode(first(), 'stat -c %a /etc/kubekey/network/calico-values.yaml')).stdout.trim()).toBe('600')
+    expect((await onNode(first(), 'test -x /usr/local/bin/calicoctl; echo $?')).stdout.trim()).toBe('0')
+  })
+
+  it('the operator, then calico-node and calico-kube-controllers in calico-system, are awaited', async () => {
+    const log = (await onNode(first(), 'cat /var/log/kk-doubles/kubectl.log')).stdout
+    const rollouts = log.split('\n').filter((line) => line.includes("'rollout'"))
+    expect(rollouts.map((line) => /'(deployment|daemonset)\/[^']+' '--namespace' '[^']+'/.exec(line)?.[0])).toEqual([
+      "'deployment/tigera-operator' '--namespace' 'tigera-operator'",
+      "'daemonset/calico-node' '--namespace' 'calico-system'",
+      "'deployment/calico-kube-controllers' '--namespace' 'calico-system'",
+    ])
+  })
+
+  it('the network module runs nowhere but the first control plane', async () => {
+    for (const node of nodes.nodes.slice(1)) {
+      const absent = await onNode(node.name, 'test -e /etc/kubekey/network; echo $?')
+      expect(absent.stdout.trim()).toBe('1')
+    }
+  })
+
+  it('a rerun changes nothing and installs no chart again', async () => {
+    const installs = async () => (await onNode(first(), "grep -c \"'upgrade'.*'calico'\" /var/log/kk-doubles/helm.log")).stdout.trim()
+    const before = await installs()
+    const rerun = await deploy('logs-rerun', '--skip', 'addons')
+    expect(rerun.status, rerun.stderr).toBe(0)
+    expect(rerun.stderr + rerun.stdout).toMatch(/deploy finished: 0 change\(s\), 0 byte\(s\) uploaded/)
+    expect(await installs()).toBe(before)
+  }, 600_000)
+
+  it('a rollout that does not finish fails the deploy naming the workload and showing its namespace\'s pods', async () => {
+    await onNode(first(), 'mkdir -p /var/lib/kk-doubles/fail && printf "error: timed out waiting for the condition\n" > /var/lib/kk-doubles/fail/kubectl-rollout' +
+      ' && printf "tigera-operator tigera-operator-7d9c6b5d4-x2x9k Pending\n" > /var/lib/kk-doubles/pods')
+    try {
+      const failed = await deploy('logs-fail', '--until', 'network')
+      expect(failed.status).toBe(1)
+      expect(failed.stderr).toContain('calico: deployment/tigera-operator in tigera-operator did not roll out within 600s: error: timed out waiting for the condition')
+      expect(failed.stderr).toMatch(/tigera-operator-7d9c6b5d4-x2x9k\s+0\/1\s+Pending/)
+      expect(failed.stderr).not.toMatch(/\n\s+at .*\.js:\d+/)
+    } finally {
+      await onNode(first(), 'rm -f /var/lib/kk-doubles/fail/kubectl-rollout /var/lib/kk-doubles/pods')
+    }
+  }, 600_000)
 })
