@@ -6,7 +6,7 @@ import { dataDirFromSpec } from './runtime-service.js'
 import { backupScriptPath } from './etcd-config.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
 import { KK_UNITS } from './reset.js'
-import { NODE_ARTIFACT_DIR } from './steps.js'
+import { NODE_ARTIFACT_DIR, ORIGINAL_SUFFIX, TAKEN_OVER_DIR } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'firewall', 'tuning']
@@ -30,7 +30,7 @@ export function clusterFiles(config: ClusterConfig): string[] {
   return [
     ...KK_UNITS.map((unit) => `/etc/systemd/system/${unit}`), '/etc/systemd/system/kubelet.service.d',
     '/etc/kubernetes', '/var/lib/kubelet', '/etc/kubekey',
-    '/etc/containerd/config.toml', '/etc/containerd/certs.d', '/etc/crictl.yaml', '/etc/docker/daemon.json',
+    '/etc/containerd/certs.d', '/etc/crictl.yaml',
     '/etc/ssl/etcd', '/etc/etcd.env', backupScriptPath(config),
     '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel',
     '/var/lib/dockershim', '/var/run/kubernetes', '/var/log/pods', '/var/log/containers',
@@ -56,13 +56,26 @@ const UNMOUNT_BELOW = `for dir in "$@"; do
   done
 done; true`
 
-/** Where a module that overwrites a file the machine already had keeps the original, for cleanup to put back. */
-export const ORIGINAL_SUFFIX = '.kk-action-orig'
-
 // Prints what it removed or restored; what is already gone is not an error.
 const REMOVE = `for p in "$@"; do
   if [ -e "$p${ORIGINAL_SUFFIX}" ]; then rm -rf -- "$p" && mv -f -- "$p${ORIGINAL_SUFFIX}" "$p" && echo "restored $p"
   elif [ -e "$p" ] || [ -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; fi
+done`
+
+/**
+ * Files the runtime modules write over what a package may have put there (putFile's keepOriginal): the original
+ * kept beside them goes back; without one, the file goes only when kk-action wrote it (its taken-over mark, or
+ * the header an older kk-action's config.toml carries), never a machine's own file kk-action has not touched.
+ */
+export const TAKEN_OVER_FILES = ['/etc/containerd/config.toml', '/etc/docker/daemon.json']
+
+const PUT_BACK = `marks=$1; shift
+for p in "$@"; do
+  if [ -e "$p${ORIGINAL_SUFFIX}" ] || [ -L "$p${ORIGINAL_SUFFIX}" ]; then
+    rm -rf -- "$p" && mv -f -- "$p${ORIGINAL_SUFFIX}" "$p" && echo "restored $p" || exit 1
+  elif [ -f "$p" ] && { [ -e "$marks$p" ] || head -n 1 -- "$p" | grep -q '^# Written by kk-action'; }; then
+    rm -f -- "$p" && echo "removed $p" || exit 1
+  fi
 done`
 
 // The contents of a data directory (it may be a mount point, which cannot itself be removed).
@@ -95,6 +108,8 @@ async function unmountClusterDirs(t: TaskContext): Promise<void> {
 }
 
 async function removeFiles(t: TaskContext): Promise<void> {
+  // Before the marks under /var/lib/kk-action go with the rest.
+  reportChanges(t, (await t.exec(sh`sh -c ${PUT_BACK} kk-put-back ${TAKEN_OVER_DIR} ${TAKEN_OVER_FILES}`)).stdout)
   const files = [...installedBinaries(t.config), ...clusterFiles(t.config)]
   reportChanges(t, (await t.exec(sh`sh -c ${REMOVE} kk-remove ${files}`)).stdout)
   reportChanges(t, (await t.exec(sh`sh -c ${EMPTY_DIR} kk-empty ${[runtimeDataDir(t.config), t.config.etcd.dataDir]}`)).stdout)

@@ -67,8 +67,9 @@ async function configure(t: TaskContext, options: ContainerdOptions): Promise<vo
     restrictOomScoreAdj,
     credentials: registryCredentials(t.config),
   }
-  // Registry passwords may be in it: never world-readable, and no copy left on the runner.
-  const configChanged = await putPrivateFile(t, CONFIG, renderContainerdConfig(settings))
+  // Registry passwords may be in it: never world-readable, and no copy left on the runner. A packaged containerd's
+  // own config.toml is kept for the delete pipeline to put back.
+  const configChanged = await putPrivateFile(t, CONFIG, renderContainerdConfig(settings), 0o600, { keepOriginal: true })
   const unitChanged = await putFile(t, UNIT, CONTAINERD_UNIT)
   if (unitChanged) await t.exec(raw('systemctl daemon-reload'))
   if (configChanged || unitChanged) await requestRestart(t, 'containerd')

@@ -78,7 +78,8 @@ async function installBinaries(t: TaskContext): Promise<void> {
 
 async function configure(t: TaskContext): Promise<void> {
   await ensureDockerGroup(t)
-  const daemonChanged = await putFile(t, DAEMON_JSON, renderDaemonJson(t))
+  // The machine's own daemon.json (a Docker package's, a runner image's) is kept for the delete pipeline to put back.
+  const daemonChanged = await putFile(t, DAEMON_JSON, renderDaemonJson(t), 0o644, { keepOriginal: true })
   const serviceChanged = await putFile(t, '/etc/systemd/system/docker.service', DOCKER_SERVICE)
   const socketChanged = await putFile(t, '/etc/systemd/system/docker.socket', DOCKER_SOCKET)
   if (serviceChanged || socketChanged) await t.exec(raw('systemctl daemon-reload'))

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import type { ArtifactName } from '../artifacts/types.js'
+import type { UploadOptions } from '../nodes/connection.js'
 import { sh, type Command } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 
@@ -11,11 +12,30 @@ export const NODE_ARTIFACT_DIR = '/var/lib/kk-action/artifacts'
 
 const renderedDir = join(tmpdir(), `kk-action-rendered-${process.pid}`)
 
+/** Where a module that overwrites a file the machine already had keeps the original, for cleanup to put back. */
+export const ORIGINAL_SUFFIX = '.kk-action-orig'
+
+/** One empty file per path kk-action took over (<dir><path>): its original, if any, is already kept. */
+export const TAKEN_OVER_DIR = '/var/lib/kk-action/taken-over'
+
+export interface PutOptions {
+  /**
+   * The machine may have its own file here (a packaged containerd's config.toml, Docker's daemon.json): on the
+   * first write, keep it as `<file>.kk-action-orig`, which the delete pipeline's cleanup puts back.
+   */
+  keepOriginal?: boolean
+}
+
+function uploadOptions(remotePath: string, mode: number, sha256: string, options: PutOptions): UploadOptions {
+  const keepOriginal = options.keepOriginal ? { copy: `${remotePath}${ORIGINAL_SUFFIX}`, marker: `${TAKEN_OVER_DIR}${remotePath}` } : undefined
+  return { mode, sha256, keepOriginal }
+}
+
 /**
  * Writes `content` to `remotePath` (atomic, skipped when the node already has the same bytes).
  * Returns whether the file changed.
  */
-export async function putFile(t: TaskContext, remotePath: string, content: string, mode = 0o644): Promise<boolean> {
+export async function putFile(t: TaskContext, remotePath: string, content: string, mode = 0o644, options: PutOptions = {}): Promise<boolean> {
   const digest = createHash('sha256').update(content).digest('hex')
   mkdirSync(renderedDir, { recursive: true, mode: 0o700 })
   const local = join(renderedDir, digest)
@@ -24,7 +44,7 @@ export async function putFile(t: TaskContext, remotePath: string, content: strin
   writeFileSync(partial, content, { mode: 0o600 })
   renameSync(partial, local)
   // The upload creates the directory (nodes/transfer.ts): no mkdir round trip before it.
-  const result = await t.upload(local, remotePath, { mode, sha256: digest })
+  const result = await t.upload(local, remotePath, uploadOptions(remotePath, mode, digest, options))
   return result.changed
 }
 
@@ -32,13 +52,13 @@ export async function putFile(t: TaskContext, remotePath: string, content: strin
  * Like putFile, for secrets (private keys): mode 0600 by default, and the runner's copy lives only in a
  * private temporary directory for the length of the upload.
  */
-export async function putPrivateFile(t: TaskContext, remotePath: string, content: string, mode = 0o600): Promise<boolean> {
+export async function putPrivateFile(t: TaskContext, remotePath: string, content: string, mode = 0o600, options: PutOptions = {}): Promise<boolean> {
   const digest = createHash('sha256').update(content).digest('hex')
   const dir = mkdtempSync(join(tmpdir(), 'kk-action-secret-'))
   try {
     const local = join(dir, 'file')
     writeFileSync(local, content, { mode: 0o600 })
-    const result = await t.upload(local, remotePath, { mode, sha256: digest })
+    const result = await t.upload(local, remotePath, uploadOptions(remotePath, mode, digest, options))
     return result.changed
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -26,6 +26,17 @@ export interface UploadOptions {
   sudo?: boolean
   /** sha256 of the local file when the caller already knows it (saves a read). */
   sha256?: string
+  /** Keep what the machine had at the target before kk-action first wrote it (in the same round trip). */
+  keepOriginal?: KeepOriginal
+}
+
+/**
+ * Before the first write to a target (`marker` does not exist yet), an existing target is copied to `copy`,
+ * unless something is there already; then `marker` is created. Later writes leave both alone.
+ */
+export interface KeepOriginal {
+  copy: string
+  marker: string
 }
 
 export interface TransferResult {

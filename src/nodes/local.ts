@@ -14,7 +14,7 @@ import { OutputCollector, redact } from './output.js'
 import type { Command } from './quote.js'
 import type { Log } from './ssh.js'
 import { SUDO_PROBE, sudoFailure, sudoPreamble, withSudo, type SudoMode } from './sudo.js'
-import { DEFAULT_MODE, SAME, catCommand, parseSha256, sha256Command, sha256File, storeCommand } from './transfer.js'
+import { DEFAULT_MODE, SAME, catCommand, parseSha256, prepareCommand, sha256Command, sha256File, storeCommand } from './transfer.js'
 
 export interface LocalOptions {
   sudoPassword?: string
@@ -87,9 +87,11 @@ export class LocalConnection implements Connection {
     })).size
     const sum = options.sha256 ?? (await sha256File(localPath))
     const mode = options.sudo ? await this.sudo() : 'none'
-    const current = await this.run(sha256Command(remotePath), mode, {})
+    const keep = options.keepOriginal
+    const current = await this.run(keep ? prepareCommand(remotePath, keep) : sha256Command(remotePath), mode, {})
+    if (keep && current.code !== 0) throw new UserError(`cannot upload to ${remotePath}: ${current.stderr.trim().split('\n').pop()}`, { host: this.host })
     if (current.code === 0 && parseSha256(current.stdout) === sum) return { changed: false, bytes: 0 }
-    const result = await this.run(storeCommand(remotePath, sum, options.mode ?? DEFAULT_MODE, size), mode, {}, (stdin) =>
+    const result = await this.run(storeCommand(remotePath, sum, options.mode ?? DEFAULT_MODE, size, keep), mode, {}, (stdin) =>
       pipeline(createReadStream(localPath), stdin),
     )
     if (result.code !== 0) throw new UserError(`copy of ${localPath} to ${remotePath} failed: ${result.stderr.trim().split('\n').pop()}`, { host: this.host })

@@ -303,13 +303,13 @@ export class SshConnection implements Connection {
     const useSftp = this.options.settings.uploadMethod === 'sftp' && mode === 'none'
     if (useSftp) {
       // The exec upload's script makes the directory itself; sftp cannot, so it is made here in the same round trip.
-      const prepared = await this.run(prepareCommand(remotePath), mode, { timeoutMs: 5 * 60_000 })
+      const prepared = await this.run(prepareCommand(remotePath, options.keepOriginal), mode, { timeoutMs: 5 * 60_000 })
       if (prepared.code !== 0) throw new UserError(`cannot upload to ${remotePath}: ${lastLine(prepared.stderr) || `exit code ${prepared.code}`}`, { host: this.host })
       if (parseSha256(prepared.stdout) === sum) return { changed: false, bytes: 0 }
     }
     const result = useSftp
       ? await this.uploadSftp(localPath, remotePath, sum, fileMode)
-      : await this.run(storeCommand(remotePath, sum, fileMode, size), mode, { timeoutMs: transferTimeout(size) }, async (channel) => {
+      : await this.run(storeCommand(remotePath, sum, fileMode, size, options.keepOriginal), mode, { timeoutMs: transferTimeout(size) }, async (channel) => {
           if ((await firstLine(channel)) === SEND) await streamFile(localPath, channel)
           else channel.end()
         })

@@ -6,14 +6,27 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
+import type { KeepOriginal } from './connection.js'
 import { sh, type Command } from './quote.js'
 
 /** The first line of the upload script's stdout: the target already has this content, or send it. */
 export const SAME = 'kk-upload:same'
 export const SEND = 'kk-upload:send'
 
+// keep_original TARGET COPY MARKER: before the first write to TARGET (no MARKER yet), an existing TARGET is copied to
+// COPY (unless a COPY is there already), then MARKER is made. Without COPY it does nothing.
+const KEEP_ORIGINAL = `keep_original() {
+  if [ -z "$2" ] || [ -e "$3" ]; then return 0; fi
+  if { [ -e "$1" ] || [ -L "$1" ]; } && ! { [ -e "$2" ] || [ -L "$2" ]; }; then
+    cp -a -- "$1" "$2.kk-tmp" && mv -f -- "$2.kk-tmp" "$2" || return 1
+  fi
+  mkdir -p -- "$(dirname -- "$3")" && : > "$3"
+}`
+
 const STORE = `set -e
 target=$1 sum=$2 mode=$3 size=$4
+${KEEP_ORIGINAL}
+keep_original "$target" "\${5-}" "\${6-}"
 # One round trip: say first whether the file is already there, so the sender can skip sending it.
 if [ -f "$target" ]; then
   current=$(sha256sum < "$target" 2>/dev/null) || current=
@@ -48,16 +61,23 @@ trap - EXIT`
 
 const SHA256 = `if [ -f "$1" ]; then sum=$(sha256sum < "$1") && echo "\${sum%% *}"; fi`
 
-// Before an sftp upload (which cannot create directories on its way): the target's directory, then its sha256.
-const PREPARE = `mkdir -p -- "$(dirname -- "$1")" || exit 1
+// Before an sftp upload (which cannot create directories on its way) or a local one: keep the original when asked,
+// make the target's directory, then print its sha256.
+const PREPARE = `${KEEP_ORIGINAL}
+keep_original "$1" "\${2-}" "\${3-}" || exit 1
+mkdir -p -- "$(dirname -- "$1")" || exit 1
 if [ -f "$1" ]; then sum=$(sha256sum < "$1") && echo "\${sum%% *}"; fi`
 
 /**
  * Prints SAME and stops when `target` already has `sum`; otherwise prints SEND, reads stdin into a temp
  * file beside `target`, verifies `sum` and `size`, sets `mode` and renames it over `target`.
  */
-export function storeCommand(target: string, sha256: string, mode: number, size: number): Command {
-  return sh`sh -c ${STORE} kk-upload ${target} ${sha256} ${modeText(mode)} ${size}`
+export function storeCommand(target: string, sha256: string, mode: number, size: number, keep?: KeepOriginal): Command {
+  return sh`sh -c ${STORE} kk-upload ${target} ${sha256} ${modeText(mode)} ${size} ${keepArgs(keep)}`
+}
+
+function keepArgs(keep: KeepOriginal | undefined): string[] {
+  return keep ? [keep.copy, keep.marker] : []
 }
 
 /** For a file already sent to `tmp` (sftp): verify, chmod and rename, or remove it. */
@@ -70,9 +90,9 @@ export function sha256Command(path: string): Command {
   return sh`sh -c ${SHA256} kk-sha256 ${path}`
 }
 
-/** Creates the target's directory, then prints the target's sha256 (nothing when it is not a regular file). */
-export function prepareCommand(target: string): Command {
-  return sh`sh -c ${PREPARE} kk-prepare ${target}`
+/** Keeps the original (see KeepOriginal), creates the target's directory, then prints the target's sha256 (nothing when it is not a regular file). */
+export function prepareCommand(target: string, keep?: KeepOriginal): Command {
+  return sh`sh -c ${PREPARE} kk-prepare ${target} ${keepArgs(keep)}`
 }
 
 export function catCommand(path: string): Command {

@@ -101,6 +101,7 @@ async function dockerDiagnostics(nodes: TestNodes): Promise<string> {
 }
 
 const skipReason = await testNodesSkipReason()
+const MACHINE_DAEMON_JSON = '{"debug": true}'
 
 describe.skipIf(skipReason)('docker and cri-dockerd modules on a test node, Kubernetes v1.26', () => {
   let setup: Setup
@@ -113,6 +114,8 @@ describe.skipIf(skipReason)('docker and cri-dockerd modules on a test node, Kube
     const { catalog } = withChecksumsFile(builtinCatalog, mirror.checksumsFile)
     const { plan } = await buildPlan(config, { catalog, skipModules: ['precheck', 'configure-os', 'sync-binaries'], until: 'cri-dockerd' })
     setup = { nodes, mirror, config, plan, artifacts: artifactsFrom(plan, mirror) }
+    // The machine's own daemon.json (a Docker package's, a runner image's): kk-action must keep it for delete.
+    await onNode(nodes, `mkdir -p /etc/docker && printf '%s\\n' '${MACHINE_DAEMON_JSON}' > /etc/docker/daemon.json && chmod 640 /etc/docker/daemon.json`)
     first = await deploy(setup)
     console.log(`docker + cri-dockerd on 1 node: first deploy ${first.ms} ms, ${first.bytesUploaded} bytes uploaded`)
   }, 180_000)
@@ -148,6 +151,9 @@ describe.skipIf(skipReason)('docker and cri-dockerd modules on a test node, Kube
       'insecure-registries': ['dockerhub.kk-test.invalid'],
     })
     expect(daemon).not.toHaveProperty('data-root')
+    // The machine's own file, kept as it was (mode too) for the delete pipeline's cleanup to put back.
+    expect(await onNode(setup.nodes, 'cat /etc/docker/daemon.json.kk-action-orig; stat -c %a /etc/docker/daemon.json.kk-action-orig'))
+      .toBe(`${MACHINE_DAEMON_JSON}\n640\n`)
     expect(await onNode(setup.nodes, 'stat -c %a /var/lib/kubelet/config.json')).toBe('600\n')
     const auths = JSON.parse(await onNode(setup.nodes, 'cat /var/lib/kubelet/config.json')) as { auths: Record<string, { auth: string }> }
     expect(Buffer.from(auths.auths['dockerhub.kk-test.invalid'].auth, 'base64').toString()).toBe(`deployer:${REGISTRY_PASSWORD}`)

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -41,6 +41,35 @@ describe('LocalConnection (the runner itself)', () => {
     const wrong = await local.upload(source, join(dir, 'deep/other.bin'), { sha256: '0'.repeat(64) }).catch((e: unknown) => e)
     expect((wrong as Error).message).toMatch(/^host runner: copy of .* failed: sha256 mismatch/)
     expect(readdirSync(join(dir, 'deep'))).toEqual(['er'])
+  })
+
+  it('keeps the file the machine had before the first write (also an identical one), never one kk-action wrote', async () => {
+    const source = join(dir, 'config.toml')
+    const keep = (target: string) => ({ copy: `${target}.kk-action-orig`, marker: join(dir, 'taken-over', target) })
+    // The machine's own file, with its own mode: kept as it was, then overwritten.
+    const packaged = join(dir, 'etc/containerd/config.toml')
+    mkdirSync(join(packaged, '..'), { recursive: true })
+    writeFileSync(packaged, 'packaged\n', { mode: 0o644 })
+    writeFileSync(source, 'ours\n')
+    expect(await local.upload(source, packaged, { mode: 0o600, keepOriginal: keep(packaged) })).toEqual({ changed: true, bytes: 5 })
+    expect(readFileSync(`${packaged}.kk-action-orig`, 'utf8')).toBe('packaged\n')
+    expect(statSync(`${packaged}.kk-action-orig`).mode & 0o777).toBe(0o644)
+    expect(readFileSync(packaged, 'utf8')).toBe('ours\n')
+    // Later writes (new content) leave the kept original alone.
+    writeFileSync(source, 'ours, changed\n')
+    expect(await local.upload(source, packaged, { mode: 0o600, keepOriginal: keep(packaged) })).toEqual({ changed: true, bytes: 14 })
+    expect(readFileSync(`${packaged}.kk-action-orig`, 'utf8')).toBe('packaged\n')
+    // No file before: nothing kept, now or when kk-action's own file is replaced.
+    const fresh = join(dir, 'etc/docker/daemon.json')
+    expect(await local.upload(source, fresh, { keepOriginal: keep(fresh) })).toEqual({ changed: true, bytes: 14 })
+    writeFileSync(source, '{}\n')
+    expect(await local.upload(source, fresh, { keepOriginal: keep(fresh) })).toEqual({ changed: true, bytes: 3 })
+    expect(readdirSync(join(fresh, '..'))).toEqual(['daemon.json'])
+    // The same bytes as ours already there: nothing sent, the machine's file still kept.
+    const same = join(dir, 'etc/same.conf')
+    writeFileSync(same, '{}\n')
+    expect(await local.upload(source, same, { keepOriginal: keep(same) })).toEqual({ changed: false, bytes: 0 })
+    expect(readFileSync(`${same}.kk-action-orig`, 'utf8')).toBe('{}\n')
   })
 
   it('downloads with a 0600 mode and reports an unchanged file', async () => {

@@ -270,6 +270,14 @@ describe.skipIf(skip)('SSH connections against real sshd in test nodes', () => {
         expect(await connection.upload(file, target, { mode: 0o640 })).toEqual({ changed: false, bytes: 0 })
         expect((await nodes.exec('node1', ['sh', '-c', `cat ${target}; stat -c %a ${target}; ls -A /srv/kk-${uploadMethod}/a/b`])).stdout)
           .toBe('small\n640\nsmall.txt\n')
+        // A file the machine had is kept on the first write through either method, in the same round trip.
+        const packaged = `/srv/kk-${uploadMethod}/packaged.conf`
+        await nodes.exec('node1', ['sh', '-c', `echo packaged > ${packaged} && chmod 644 ${packaged}`])
+        const keepOriginal = { copy: `${packaged}.kk-action-orig`, marker: `/srv/kk-${uploadMethod}/taken-over${packaged}` }
+        expect(await connection.upload(file, packaged, { mode: 0o600, keepOriginal })).toEqual({ changed: true, bytes: 6 })
+        expect(await connection.upload(file, packaged, { mode: 0o600, keepOriginal })).toEqual({ changed: false, bytes: 0 })
+        expect((await nodes.exec('node1', ['sh', '-c', `cat ${packaged} ${packaged}.kk-action-orig; stat -c %a ${packaged}.kk-action-orig`])).stdout)
+          .toBe('small\npackaged\n644\n')
         await connection.close()
       }
     })
