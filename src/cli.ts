@@ -68,7 +68,7 @@ function planRequest(values: Values, logger: Logger, pipeline: PlanRequest['pipe
 }
 
 async function planCommand(values: Values, logger: Logger): Promise<void> {
-  const { plan } = await preparePlan(planRequest(values, logger))
+  const { plan } = await preparePlan({ ...planRequest(values, logger), preview: true })
   process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlanTable(plan)}\n`)
 }
 

@@ -18,6 +18,8 @@ export interface PlanRequest {
   env?: NodeJS.ProcessEnv
   /** Plan for the runner itself as an all-in-one node (`nodes: ephemeral`). */
   ephemeral?: boolean
+  /** A preview: chart sums whose index cannot be reached now are left for deploy (see PlanOptions). */
+  preview?: boolean
   logger: Logger
 }
 
@@ -44,6 +46,7 @@ export async function preparePlan(request: PlanRequest): Promise<PreparedPlan> {
     until: request.until,
     fetchSha256: publishedSha256Reader({ mirror: request.mirror }),
     fetchChartDigest: chartDigestReader({ mirror: request.mirror }),
+    deferUnreachableChartSums: request.preview,
     locate: loaded.locate,
   })
   for (const notice of result.notices) request.logger.notice(notice)

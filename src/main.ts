@@ -32,7 +32,7 @@ function planRequest(inputs: ActionInputs) {
 }
 
 async function planCommand(inputs: ActionInputs): Promise<void> {
-  const prepared = await preparePlan(planRequest(inputs))
+  const prepared = await preparePlan({ ...planRequest(inputs), preview: true })
   for (const secret of prepared.loaded.secrets) core.setSecret(secret)
   core.setOutput('plan', JSON.stringify(prepared.plan))
   core.setOutput('kubernetes-version', prepared.plan.kubernetesVersion)

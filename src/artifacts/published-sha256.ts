@@ -42,17 +42,27 @@ export function chartDigestReader(options: { mirror?: string; timeoutMs?: number
     if (!indexes.has(url)) indexes.set(url, readYaml(url, options.timeoutMs ?? 30_000))
     return indexes.get(url)!
   }
-  return async (index: ChartIndex, version: string): Promise<{ sha256: string; url: string } | undefined> => {
+  return async (index: ChartIndex, version: string): Promise<ChartDigest> => {
     const candidates = [
       ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${new URL(index.url).pathname}`] : []),
       index.url,
     ]
+    let reached = false
     for (const url of candidates) {
-      const sha256 = digestOf(await readIndex(url), index.chart, version)
-      if (sha256) return { sha256, url }
+      const read = await readIndex(url)
+      reached ||= read !== undefined
+      const sha256 = digestOf(read, index.chart, version)
+      if (sha256) return { sha256, url, reached }
     }
-    return undefined
+    return { reached }
   }
+}
+
+/** A chart's sum and the index it was read from; `reached` says whether any index could be read at all. */
+export interface ChartDigest {
+  sha256?: string
+  url?: string
+  reached: boolean
 }
 
 function digestOf(index: unknown, chart: string, version: string): string | undefined {

@@ -155,12 +155,15 @@ async function matchArtifact(
     }
   }
   const index = catalog.artifacts[name].index
-  if (index && options.fetchChartDigest) {
-    const found = await options.fetchChartDigest(index, version)
-    if (found) {
-      notices.push(`${name} ${version} is not in kk-action's catalog; using the chart's digest in ${found.url}`)
-      return plannedArtifact(catalog, name, version, arch, found.sha256, 'chart-index')
-    }
+  const found = index && options.fetchChartDigest ? await options.fetchChartDigest(index, version) : undefined
+  if (found?.sha256) {
+    notices.push(`${name} ${version} is not in kk-action's catalog; using the chart's digest in ${found.url}`)
+    return plannedArtifact(catalog, name, version, arch, found.sha256, 'chart-index')
+  }
+  if (index && found && !found.reached && options.deferUnreachableChartSums) {
+    notices.push(`${name} ${version}: ${index.url} cannot be reached from here, so its sha256 is left for deploy and fetch to read ` +
+      '(or give it in a checksums file)')
+    return plannedArtifact(catalog, name, version, arch, '', 'chart-index')
   }
   const field = ctx.versionFields[name]
   const position = options.locate?.(field.split(' ')[0])
@@ -168,8 +171,8 @@ async function matchArtifact(
     `module ${module} needs ${name} ${version || '(no version)'} for ${arch}, and kk-action knows no sha256 for it`,
     { file: ctx.config.file, line: position?.line, column: position?.column, field },
     index
-      ? `kk-action reads a chart's sha256 from ${index.url} (or the same path on your mirror), which had no ${index.chart} ${version}. ` +
-        'Choose a version that index lists, or give its sum in a checksums file (the `checksums` input / --checksums)'
+      ? `kk-action reads a chart's sha256 from ${index.url} (or the same path on your mirror), which ${found?.reached ? `lists no ${index.chart} ${version}` : 'could not be reached'}. ` +
+        `${found?.reached ? 'Choose a version that index lists' : 'Serve the index on your mirror'}, or give the sum in a checksums file (the \`checksums\` input / --checksums)`
       : 'Choose a version the catalog has, or give its sum in a checksums file (the `checksums` input / --checksums)',
   )
 }

@@ -1,4 +1,5 @@
 import type { Arch, ClusterConfig, Host, Role } from '../config/types.js'
+import type { ChartDigest } from '../artifacts/published-sha256.js'
 import type { ArtifactName, ArtifactNeed, Catalog, ChartIndex, PlannedArtifact } from '../artifacts/types.js'
 
 export const CREATE_MODULES = [
@@ -60,7 +61,12 @@ export interface PlanOptions {
    */
   fetchSha256?: (artifact: { url: string; path: string }) => Promise<string | undefined>
   /** Looks up a chart's sha256 in its publisher's repository index; undefined when none can be had. */
-  fetchChartDigest?: (index: ChartIndex, version: string) => Promise<{ sha256: string; url: string } | undefined>
+  fetchChartDigest?: (index: ChartIndex, version: string) => Promise<ChartDigest>
+  /**
+   * For a preview (`plan`): a chart whose index cannot be reached now is planned without its sum, with a
+   * notice; deploy and fetch read it then. A version the index does not list is an error either way.
+   */
+  deferUnreachableChartSums?: boolean
 }
 
 export interface PlanResult {

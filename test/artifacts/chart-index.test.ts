@@ -14,6 +14,7 @@ import type { Catalog } from '../../src/artifacts/types.js'
 import { buildPlan } from '../../src/plan/build.js'
 import { makeConfig } from '../plan/make-config.js'
 import { startMirror, type Mirror } from '../support/mirror.js'
+import { refusedUrl } from '../support/results-service.js'
 
 const CALICO_SUM = 'a'.repeat(64)
 const OTHER_SUM = 'b'.repeat(64)
@@ -49,8 +50,8 @@ describe('chart digests from repository indexes', () => {
   it('reads the digest of the wanted version, from the mirror first, one request per index', async () => {
     const read = chartDigestReader({ mirror: mirror.url })
     const index = catalog.artifacts.calico.index!
-    expect(await read(index, '3.27.4')).toEqual({ sha256: CALICO_SUM, url: `${mirror.url}${INDEX_PATH}` })
-    expect(await read(index, 'v3.26.1')).toEqual({ sha256: OTHER_SUM, url: `${mirror.url}${INDEX_PATH}` })
+    expect(await read(index, '3.27.4')).toEqual({ sha256: CALICO_SUM, url: `${mirror.url}${INDEX_PATH}`, reached: true })
+    expect(await read(index, 'v3.26.1')).toEqual({ sha256: OTHER_SUM, url: `${mirror.url}${INDEX_PATH}`, reached: true })
     expect(mirror.requestsFor(INDEX_PATH)).toHaveLength(1)
     expect(upstream.requestsFor(INDEX_PATH)).toHaveLength(0)
   })
@@ -61,8 +62,8 @@ describe('chart digests from repository indexes', () => {
       const read = chartDigestReader({ mirror: empty.url })
       const index = catalog.artifacts.calico.index!
       expect((await read(index, '3.27.4'))?.sha256).toBe(OTHER_SUM)
-      expect(await read(index, '9.9.9')).toBeUndefined()
-      expect(await read({ ...index, chart: 'not-there' }, '3.27.4')).toBeUndefined()
+      expect(await read(index, '9.9.9')).toEqual({ reached: true })
+      expect(await read({ ...index, chart: 'not-there' }, '3.27.4')).toEqual({ reached: true })
     } finally {
       await empty.stop()
     }
@@ -71,7 +72,7 @@ describe('chart digests from repository indexes', () => {
   it('an index that is not YAML gives no sum rather than an exception', async () => {
     const broken = await startMirror({ files: { [INDEX_PATH]: Buffer.from('entries: [unclosed\n  : :') } })
     try {
-      expect(await chartDigestReader()({ url: `${broken.url}${INDEX_PATH}`, chart: 'tigera-operator' }, '3.27.4')).toBeUndefined()
+      expect(await chartDigestReader()({ url: `${broken.url}${INDEX_PATH}`, chart: 'tigera-operator' }, '3.27.4')).toEqual({ reached: false })
     } finally {
       await broken.stop()
     }
@@ -97,6 +98,17 @@ describe('chart digests from repository indexes', () => {
     const { plan } = await buildPlan(config, { catalog, fetchChartDigest: chartDigestReader({ mirror: mirror.url }) })
     expect(plan.artifacts.find((a) => a.name === 'calico')).toMatchObject({ version: '3.26.1', sha256: OTHER_SUM })
     expect(plan.artifacts.find((a) => a.name === 'calicoctl')?.version).toBe('3.26.1')
+  })
+
+  it('unreachable indexes: a plan preview leaves the sum for deploy, saying so; any other plan is an error saying what to do', async () => {
+    const offline = { ...catalog, artifacts: { ...catalog.artifacts,
+      calico: { ...catalog.artifacts.calico, index: { url: `${await refusedUrl()}${INDEX_PATH}`, chart: 'tigera-operator' } } } }
+    const preview = await buildPlan(calicoConfig(), { catalog: offline, fetchChartDigest: chartDigestReader(), deferUnreachableChartSums: true })
+    expect(preview.plan.artifacts.find((a) => a.name === 'calico')).toMatchObject({ sha256: '', sha256Source: 'chart-index' })
+    expect(preview.notices.join('\n')).toMatch(/calico 3\.27\.4: .* cannot be reached from here, so its sha256 is left for deploy and fetch to read/)
+    const error = await buildPlan(calicoConfig(), { catalog: offline, fetchChartDigest: chartDigestReader() }).catch((e: Error) => e)
+    expect(String(error)).toContain('could not be reached')
+    expect(String(error)).toContain('Serve the index on your mirror, or give the sum in a checksums file')
   })
 
   it('a checksums file gives the sum without reading any index', async () => {
