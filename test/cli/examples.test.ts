@@ -17,7 +17,15 @@ describe('every example passes `kk-action plan`', () => {
       const plan = JSON.parse(result.stdout)
       expect(plan.modules.length).toBe(15)
       expect(plan.artifacts.length).toBeGreaterThan(0)
-      for (const artifact of plan.artifacts) expect(artifact.sha256).toMatch(/^[0-9a-f]{64}$/)
+      for (const artifact of plan.artifacts) {
+        // Chart sums come from the publishers' indexes, which this machine cannot reach: the preview says so.
+        if (artifact.sha256Source === 'chart-index' && artifact.sha256 === '') {
+          expect(result.stderr).toContain(`${artifact.name} ${artifact.version}: https://`)
+          expect(result.stderr).toContain('its sha256 is left for deploy and fetch to read')
+        } else {
+          expect(artifact.sha256).toMatch(/^[0-9a-f]{64}$/)
+        }
+      }
     })
   }
 })
