@@ -4,7 +4,7 @@ import { stderrLogger, type Logger } from './log.js'
 import { preparePlan, type PlanRequest } from './core.js'
 import { formatPlanTable } from './plan/format.js'
 import { deploy, defaultArtifactsDir, diagnoseFailingHosts } from './deploy.js'
-import { fetchBundle } from './artifacts/resolve.js'
+import { fetchBundle, writeBundleChecksums } from './artifacts/resolve.js'
 import { HOST_KEY_POLICIES, type HostKeyPolicy } from './nodes/hostkeys.js'
 import { fanOut } from './pipeline/events.js'
 import { SHARED_KUBECONFIG_PATH } from './pipeline/types.js'
@@ -80,6 +80,8 @@ async function fetchCommand(values: Values, logger: Logger): Promise<void> {
   })
   const bytes = resolved.reduce((sum, r) => sum + r.bytes, 0)
   logger.info(`${resolved.length} artifact(s), ${(bytes / 1048576).toFixed(1)} MiB in ${values.dest}: use it as offline-dir`)
+  const sums = writeBundleChecksums(plan.artifacts, values.dest)
+  if (sums) logger.info(`${sums}: sums kk-action's catalog lacks (read from publishers now); give it as checksums on the air-gapped side`)
 }
 
 function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {

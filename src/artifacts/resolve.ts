@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserError, isUserError } from '../errors.js'
@@ -193,4 +194,23 @@ export async function fetchBundle(artifacts: PlannedArtifact[], destDir: string,
     // The bundle directory is an offline-dir: what is already in it, verified, is used as such.
     existingSource: 'offline-dir',
   })
+}
+
+/**
+ * The sums of a bundle's artifacts that the catalog does not carry (chart digests from publishers' indexes,
+ * dl.k8s.io's .sha256, a checksums file), as `<dest>/checksums.json` in the checksums-file shape, so an
+ * air-gapped runner that cannot read them verifies the same bytes. Returns its path, or undefined when the
+ * catalog knows every sum.
+ */
+export function writeBundleChecksums(artifacts: PlannedArtifact[], destDir: string): string | undefined {
+  const outside = artifacts.filter((artifact) => artifact.sha256Source !== 'catalog')
+  if (outside.length === 0) return undefined
+  const document: { artifacts: Record<string, { versions: Record<string, Record<string, string>> }> } = { artifacts: {} }
+  for (const { name, version, arch, sha256 } of outside) {
+    const versions = (document.artifacts[name] ??= { versions: {} }).versions
+    versions[version] = { ...versions[version], [arch]: sha256 }
+  }
+  const file = join(destDir, 'checksums.json')
+  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`)
+  return file
 }
