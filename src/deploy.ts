@@ -9,6 +9,7 @@ import { ConnectionPool, type ConnectOptions } from './nodes/connect.js'
 import type { Connection } from './nodes/connection.js'
 import type { EventSink } from './pipeline/events.js'
 import { runPipeline, unimplementedModules, type PipelineResult } from './pipeline/runner.js'
+import { CancelledError } from './pipeline/errors.js'
 import { SHARED_KUBECONFIG_DESTINATION, type LocalArtifact } from './pipeline/types.js'
 import { preparePlan, type PlanRequest, type PreparedPlan } from './core.js'
 import type { DeploymentReport } from './report/report.js'
@@ -64,6 +65,10 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
     reuseExisting: true,
     concurrency: 4,
     log: request.logger,
+    signal: request.signal,
+  }).catch((error: unknown) => {
+    if (request.signal?.aborted) throw new CancelledError(String(request.signal.reason))
+    throw error
   })
   request.onArtifacts?.(resolved)
   const artifacts = new Map<string, LocalArtifact>(resolved.map((r) => [artifactKey(r.artifact), { artifact: r.artifact, path: r.path }]))

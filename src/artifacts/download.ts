@@ -20,6 +20,7 @@ export interface DownloadOptions {
   offlineDir?: string
   tuning: DownloadTuning
   log: Logger
+  signal?: AbortSignal
 }
 
 export function artifactLabel(artifact: Pick<PlannedArtifact, 'name' | 'version' | 'arch'>): string {
@@ -83,7 +84,8 @@ async function fetchFrom(source: DownloadSource, artifact: PlannedArtifact, targ
     }
     return copyVerified(source.location, target, artifact.sha256)
   }
-  return downloadWithRetries({ url: source.location, target, sha256: artifact.sha256, label: artifactLabel(artifact) }, options.tuning, options.log)
+  return downloadWithRetries({ url: source.location, target, sha256: artifact.sha256, label: artifactLabel(artifact), signal: options.signal },
+    options.tuning, options.log)
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { createWriteStream } from 'node:fs'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
@@ -50,6 +51,8 @@ export interface DownloadRequest {
   sha256: string
   /** For log lines, e.g. "kubeadm v1.30.1 amd64". */
   label: string
+  /** Aborting stops the transfer at once, with no retry (a cancelled run). */
+  signal?: AbortSignal
 }
 
 /**
@@ -69,7 +72,7 @@ export async function downloadWithRetries(request: DownloadRequest, tuning: Down
       try {
         return await downloadOnce(request, partial, tuning, log)
       } catch (error) {
-        if (error instanceof ChecksumMismatchError) throw error
+        if (error instanceof ChecksumMismatchError || request.signal?.aborted) throw error
         const failure = asDownloadFailure(error)
         lastFailure = failure
         if (failure.startOver) await forget(partial)
@@ -77,7 +80,7 @@ export async function downloadWithRetries(request: DownloadRequest, tuning: Down
         const delay = retryDelayMs(attempt, failure, tuning)
         if (delay === undefined) break
         log.info(`${request.label}: ${failure.message}; retrying in ${(delay / 1000).toFixed(1)} s (try ${attempt + 1} of ${tuning.attempts})`)
-        await sleep(delay)
+        await sleep(delay, request.signal)
       }
     }
   } finally {
@@ -122,7 +125,7 @@ async function downloadOnce(request: DownloadRequest, partial: PartialFile, tuni
     : {}
   const watchdog = new StallWatchdog(tuning.stallTimeoutMs)
   try {
-    const response = await getFollowingRedirects(request.url, headers, tuning.maxRedirects, watchdog)
+    const response = await getFollowingRedirects(request.url, headers, tuning.maxRedirects, watchdog, request.signal)
     const offset = checkResponse(response, kept)
     partial.validator = validatorOf(response)
     // Hashed before the body is piped anywhere: nothing can fail unheard during this await.
@@ -233,10 +236,12 @@ export function parseRetryAfter(header: string | string[] | undefined): number |
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }
 
-async function getFollowingRedirects(url: string, headers: Record<string, string>, maxRedirects: number, watchdog: StallWatchdog): Promise<IncomingMessage> {
+async function getFollowingRedirects(
+  url: string, headers: Record<string, string>, maxRedirects: number, watchdog: StallWatchdog, signal: AbortSignal | undefined,
+): Promise<IncomingMessage> {
   let current = url
   for (let hop = 0; hop <= maxRedirects; hop++) {
-    const response = await get(current, headers, watchdog)
+    const response = await get(current, headers, watchdog, signal)
     const status = response.statusCode ?? 0
     const location = response.headers.location
     if (status >= 300 && status < 400 && location) {
@@ -249,12 +254,12 @@ async function getFollowingRedirects(url: string, headers: Record<string, string
   throw new DownloadFailure(`more than ${maxRedirects} redirects`, false)
 }
 
-function get(url: string, headers: Record<string, string>, watchdog: StallWatchdog): Promise<IncomingMessage> {
+function get(url: string, headers: Record<string, string>, watchdog: StallWatchdog, signal: AbortSignal | undefined): Promise<IncomingMessage> {
   const parsed = new URL(url)
   const requestFn = parsed.protocol === 'https:' ? httpsRequest : parsed.protocol === 'http:' ? httpRequest : undefined
   if (!requestFn) return Promise.reject(new DownloadFailure(`unsupported URL scheme ${parsed.protocol}`, false))
   return new Promise((resolve, reject) => {
-    const req: ClientRequest = requestFn(parsed, { headers: { 'user-agent': 'kk-action', accept: '*/*', ...headers } }, resolve)
+    const req: ClientRequest = requestFn(parsed, { headers: { 'user-agent': 'kk-action', accept: '*/*', ...headers }, signal }, resolve)
     watchdog.touch()
     watchdog.onStall(() => req.destroy(new DownloadFailure(`no answer for ${watchdog.timeoutMs / 1000} s`, true)))
     req.on('error', reject)
@@ -329,6 +334,6 @@ export function mebibytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return delay(ms, undefined, { signal })
 }

@@ -39,6 +39,8 @@ export interface ResolveOptions {
   /** Artifacts resolved at the same time (default 4). */
   concurrency?: number
   log: Logger
+  /** A cancelled run: nothing new starts and running downloads stop. */
+  signal?: AbortSignal
   /** Retries, backoff and timeouts of downloads; tests shorten them. */
   tuning?: Partial<DownloadTuning>
   /** See ActionsCacheOptions.slowLookupMs. */
@@ -87,6 +89,7 @@ async function resolveInto(artifacts: PlannedArtifact[], options: ResolveOptions
   }
   const settled = await mapWithLimit([...unique.values()], options.concurrency ?? 4, async (artifact) => {
     try {
+      options.signal?.throwIfAborted()
       return { ok: true as const, result: await resolveOne(artifact, layout.targetFor(artifact), layout, layers, tuning, options) }
     } catch (error) {
       return { ok: false as const, error }
@@ -153,7 +156,8 @@ async function resolveOne(
       return done('actions-cache', bytes)
     }
   }
-  const { source, bytes } = await downloadArtifact(artifact, target, { mirror: options.mirror, offlineDir: options.offlineDir, tuning, log: options.log })
+  const { source, bytes } = await downloadArtifact(artifact, target,
+    { mirror: options.mirror, offlineDir: options.offlineDir, tuning, log: options.log, signal: options.signal })
   layers.saves.push(saveToCaches(artifact, target, layers, options.log))
   return done(source, bytes)
 }

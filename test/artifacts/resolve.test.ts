@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -85,6 +85,21 @@ describe('resolveArtifacts', () => {
     expect(mirror.requests.map((request) => request.path)).toEqual([kubelet.path])
     // Without it (the default), everything is resolved anew.
     expect((await resolveArtifacts([kubeadm], options())).map((result) => result.source)).toEqual(['mirror'])
+  })
+
+  it('a cancelled run stops a stalled download at once, starts no other, and leaves no partial file', async () => {
+    const [kubeadm] = planned()
+    mirror.fault(kubeadm.path, { kind: 'stall', afterBytes: 1000 })
+    const controller = new AbortController()
+    const started = Date.now()
+    const pending = resolveArtifacts(planned(), options({ concurrency: 1, signal: controller.signal, tuning: { ...FAST, stallTimeoutMs: 60_000 } }))
+    while (mirror.requestsFor(kubeadm.path).length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    controller.abort('SIGINT')
+    await expect(pending).rejects.toThrow()
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(mirror.requests.map((request) => request.path)).toEqual([kubeadm.path])
+    const files = (await readdir(join(scratch, 'dest'), { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile())
+    expect(files.map((entry) => entry.name)).toEqual([])
   })
 
   it('reports every artifact that failed in one UserError, after the others finished', async () => {
