@@ -51,27 +51,33 @@ export function chartDigestReader(options: { mirror?: string; timeoutMs?: number
     for (const url of candidates) {
       const read = await readIndex(url)
       reached ||= read !== undefined
-      const sha256 = digestOf(read, index.chart, version)
-      if (sha256) return { sha256, url, reached }
+      const entry = entryOf(read, index.chart, version)
+      if (entry) return { ...entry, url, reached }
     }
     return { reached }
   }
 }
 
-/** A chart's sum and the index it was read from; `reached` says whether any index could be read at all. */
+/**
+ * A chart's sum, the index it was read from and the chart's own URL there (the file that digest is of);
+ * `reached` says whether any index could be read at all.
+ */
 export interface ChartDigest {
   sha256?: string
   url?: string
+  chartUrl?: string
   reached: boolean
 }
 
-function digestOf(index: unknown, chart: string, version: string): string | undefined {
+function entryOf(index: unknown, chart: string, version: string): { sha256: string; chartUrl?: string } | undefined {
   const entries = (index as { entries?: Record<string, unknown> } | undefined)?.entries?.[chart]
   if (!Array.isArray(entries)) return undefined
   const bare = (v: unknown) => String(v).replace(/^v/, '')
-  const entry = entries.find((e: { version?: unknown }) => bare(e?.version) === bare(version)) as { digest?: unknown } | undefined
-  const digest = String(entry?.digest ?? '').replace(/^sha256:/, '').toLowerCase()
-  return /^[0-9a-f]{64}$/.test(digest) ? digest : undefined
+  const entry = entries.find((e: { version?: unknown }) => bare(e?.version) === bare(version)) as { digest?: unknown; urls?: unknown } | undefined
+  const sha256 = String(entry?.digest ?? '').replace(/^sha256:/, '').toLowerCase()
+  if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined
+  const first = Array.isArray(entry?.urls) ? String(entry.urls[0] ?? '') : ''
+  return { sha256, ...(/^https?:\/\//.test(first) ? { chartUrl: first } : {}) }
 }
 
 async function readYaml(url: string, timeoutMs: number): Promise<unknown> {

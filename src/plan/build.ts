@@ -158,7 +158,8 @@ async function matchArtifact(
   const found = index && options.fetchChartDigest ? await options.fetchChartDigest(index, version) : undefined
   if (found?.sha256) {
     notices.push(`${name} ${version} is not in kk-action's catalog; using the chart's digest in ${found.url}`)
-    return plannedArtifact(catalog, name, version, arch, found.sha256, 'chart-index')
+    const planned = plannedArtifact(catalog, name, version, arch, found.sha256, 'chart-index')
+    return found.chartUrl ? withUrl(planned, found.chartUrl) : planned
   }
   if (index && found && !found.reached && options.deferUnreachableChartSums) {
     notices.push(`${name} ${version}: ${index.url} cannot be reached from here, so its sha256 is left for deploy and fetch to read ` +
@@ -175,4 +176,10 @@ async function matchArtifact(
         `${found?.reached ? 'Choose a version that index lists' : 'Serve the index on your mirror'}, or give the sum in a checksums file (the \`checksums\` input / --checksums)`
       : 'Choose a version the catalog has, or give its sum in a checksums file (the `checksums` input / --checksums)',
   )
+}
+
+/** The artifact at another upstream URL (a chart index names the file its digest is of). */
+function withUrl(artifact: PlannedArtifact, url: string): PlannedArtifact {
+  const path = new URL(url).pathname
+  return { ...artifact, url, path, file: path.slice(path.lastIndexOf('/') + 1) }
 }

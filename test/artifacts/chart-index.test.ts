@@ -25,7 +25,7 @@ const calicoIndex = (sum: string) => Buffer.from(stringify({
   apiVersion: 'v1',
   entries: { 'tigera-operator': [
     { name: 'tigera-operator', version: 'v3.27.4', digest: sum, urls: ['https://github.com/projectcalico/calico/releases/download/v3.27.4/tigera-operator-v3.27.4.tgz'] },
-    { name: 'tigera-operator', version: 'v3.26.1', digest: OTHER_SUM, urls: [] },
+    { name: 'tigera-operator', version: 'v3.26.1', digest: OTHER_SUM, urls: ['https://charts.example.test/calico/tigera-operator-v3.26.1.tgz'] },
   ] },
 }))
 
@@ -50,8 +50,9 @@ describe('chart digests from repository indexes', () => {
   it('reads the digest of the wanted version, from the mirror first, one request per index', async () => {
     const read = chartDigestReader({ mirror: mirror.url })
     const index = catalog.artifacts.calico.index!
-    expect(await read(index, '3.27.4')).toEqual({ sha256: CALICO_SUM, url: `${mirror.url}${INDEX_PATH}`, reached: true })
-    expect(await read(index, 'v3.26.1')).toEqual({ sha256: OTHER_SUM, url: `${mirror.url}${INDEX_PATH}`, reached: true })
+    expect(await read(index, '3.27.4')).toEqual({ sha256: CALICO_SUM, url: `${mirror.url}${INDEX_PATH}`, reached: true,
+      chartUrl: 'https://github.com/projectcalico/calico/releases/download/v3.27.4/tigera-operator-v3.27.4.tgz' })
+    expect(await read(index, 'v3.26.1')).toMatchObject({ sha256: OTHER_SUM, url: `${mirror.url}${INDEX_PATH}`, reached: true })
     expect(mirror.requestsFor(INDEX_PATH)).toHaveLength(1)
     expect(upstream.requestsFor(INDEX_PATH)).toHaveLength(0)
   })
@@ -96,7 +97,9 @@ describe('chart digests from repository indexes', () => {
   it('pinning calico pins calicoctl too: one Calico release', async () => {
     const config = { ...calicoConfig(), componentVersions: { calico: '3.26.1' } }
     const { plan } = await buildPlan(config, { catalog, fetchChartDigest: chartDigestReader({ mirror: mirror.url }) })
-    expect(plan.artifacts.find((a) => a.name === 'calico')).toMatchObject({ version: '3.26.1', sha256: OTHER_SUM })
+    // The index names the file its digest is of: the plan downloads that one (its path is the mirror's too).
+    expect(plan.artifacts.find((a) => a.name === 'calico')).toMatchObject({ version: '3.26.1', sha256: OTHER_SUM,
+      url: 'https://charts.example.test/calico/tigera-operator-v3.26.1.tgz', path: '/calico/tigera-operator-v3.26.1.tgz', file: 'tigera-operator-v3.26.1.tgz' })
     expect(plan.artifacts.find((a) => a.name === 'calicoctl')?.version).toBe('3.26.1')
   })
 
