@@ -1,7 +1,7 @@
 /**
  * The CLI as users run it (the bundle in dist/), deploying a whole cluster onto four real SSH test nodes:
- * three control planes (stacked etcd) and a dedicated worker, network plugin none, no addons.
- * kubeadm, kubelet and kubectl are the test doubles (test/fixtures/doubles): they record their argv and
+ * three control planes (stacked etcd) and a dedicated worker, flannel, no addons.
+ * kubeadm, kubelet, kubectl and helm are the test doubles (test/fixtures/doubles): they record their argv and
  * input files, so this proves what kk-action asks of them, not that a real cluster comes up.
  */
 import { execFileSync } from 'node:child_process'
@@ -62,7 +62,7 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
     server = await serveMirror(mirror.root)
     dir = mkdtempSync(join(tmpdir(), 'kk-e2e-cluster-'))
     runnerTemp = mkdtempSync(join(tmpdir(), 'kk-e2e-runner-temp-'))
-    file = writeClusterFile(dir, nodes, mirror, { controlPlanes: 3, etcdType: 'kubeadm' })
+    file = writeClusterFile(dir, nodes, mirror, { controlPlanes: 3, etcdType: 'kubeadm', network: '    plugin: flannel\n    flannel: {backendMode: host-gw}' })
     // The smoke test needs node state the doubles cannot share between machines: that pass comes later.
     first = await deploy('--skip', 'smoke-test')
   }, 1_200_000)
@@ -149,6 +149,21 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
     expect(logs).not.toContain(kubeconfig.users[0].user['client-key-data'])
   })
 
+  it('installs flannel\'s chart from the first control plane, after the joins, in its privileged namespace', async () => {
+    const [cp1, ...others] = names()
+    const helm = (await calls(cp1, 'helm')).filter((call) => call.args[0] === 'upgrade')
+    expect(helm.map((call) => call.args)).toEqual([['upgrade', '--install', 'flannel', `/etc/kubekey/network/flannel.tgz`, '--namespace', 'kube-flannel',
+      '--create-namespace', '--values', '/etc/kubekey/network/flannel-values.yaml', '--kubeconfig', '/etc/kubernetes/admin.conf']])
+    const values = parse((await onNode(cp1, 'cat /var/log/kk-doubles/files/*-helm-flannel-values.yaml')).stdout)
+    expect(values).toEqual({ podCidr: '10.233.64.0/18', flannel: { backend: 'host-gw' } })
+    const kubectl = (await calls(cp1, 'kubectl')).map((call) => call.args.join(' '))
+    expect(kubectl).toContain('--kubeconfig /etc/kubernetes/admin.conf label --overwrite namespace kube-flannel pod-security.kubernetes.io/enforce=privileged')
+    expect(kubectl.some((line) => line.includes('rollout status daemonset/kube-flannel-ds --namespace kube-flannel'))).toBe(true)
+    for (const other of others) expect((await calls(other, 'helm')).length, other).toBe(0)
+    const order = first.stderr.split('\n').filter((line) => /^==> /.test(line)).map((line) => line.split(' ')[1])
+    expect(order.indexOf('network')).toBeGreaterThan(order.indexOf('join-workers'))
+  })
+
   describe('a second deploy, with the smoke test', () => {
     let second: ProcessResult & { logs: string }
     let kubeadmBefore: Map<string, number>
@@ -168,8 +183,9 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
       expect(second.stderr).toMatch(/4 node\(s\) Ready, kube-system pods running/)
     })
 
-    it('makes no kubeadm call at all: no init, no join, no new token', async () => {
+    it('makes no kubeadm call at all (no init, no join, no new token) and installs no chart again', async () => {
       for (const name of names()) expect((await calls(name, 'kubeadm')).length, name).toBe(kubeadmBefore.get(name))
+      expect((await calls(names()[0], 'helm')).filter((call) => call.args[0] === 'upgrade')).toHaveLength(1)
       expect(second.stderr).toMatch(/the cluster exists, kubeadm init is not run/)
     })
 
