@@ -8,6 +8,7 @@ import type { Task } from '../../src/pipeline/types.js'
 import { raw } from '../../src/nodes/quote.js'
 import { artifactKey } from '../../src/artifacts/types.js'
 import { makeConfig } from '../plan/make-config.js'
+import { fakeChartDigest } from '../plan/chart-index.js'
 import { FakeConnection } from './fake-connection.js'
 
 /** The real pipeline's module list with tasks replaced by the given ones (skip rules and needs unchanged). */
@@ -17,7 +18,7 @@ function modulesWith(tasks: Partial<Record<string, () => Task[]>>): ModuleDefini
 
 async function setup(shape = {}, tasks: Partial<Record<string, () => Task[]>> = {}, handler?: ConstructorParameters<typeof FakeConnection>[1]) {
   const config = makeConfig({ controlPlanes: 1, workers: 2, ...shape })
-  const { plan } = await buildPlan(config)
+  const { plan } = await buildPlan(config, { fetchChartDigest: fakeChartDigest })
   const connections = new Map<string, FakeConnection>()
   const events: PipelineEvent[] = []
   const artifacts = new Map(plan.artifacts.map((a) => [artifactKey(a), { artifact: a, path: `/cache/${a.file}` }]))
