@@ -172,7 +172,7 @@ async function matchArtifact(
     `module ${module} needs ${name} ${version || '(no version)'} for ${arch}, and kk-action knows no sha256 for it`,
     { file: ctx.config.file, line: position?.line, column: position?.column, field },
     index
-      ? `kk-action reads a chart's sha256 from ${index.url} (or the same path on your mirror), which ${found?.reached ? `lists no ${index.chart} ${version}` : 'could not be reached'}. ` +
+      ? `kk-action reads a chart's sha256 from ${index.url} (or the same path on your mirror), which ${!found ? 'was not read' : found.reached ? `lists no ${index.chart} ${version}` : 'could not be reached'}. ` +
         `${found?.reached ? 'Choose a version that index lists' : 'Serve the index on your mirror'}, or give the sum in a checksums file (the \`checksums\` input / --checksums)`
       : 'Choose a version the catalog has, or give its sum in a checksums file (the `checksums` input / --checksums)',
   )
