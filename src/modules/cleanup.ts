@@ -22,7 +22,16 @@ export function installedBinaries(config: ClusterConfig): string[] {
   const runtime = config.kubernetes.containerManager === 'containerd' ? CONTAINERD_BINARIES : DOCKER_BINARIES
   const binaries = [...new Set([...kubernetes, ...runtime])].map((name) => `${BIN}/${name}`)
   const runc = config.kubernetes.containerManager === 'containerd' ? ['/usr/local/sbin/runc'] : []
-  return [...binaries, ...runc, ...CNI_PLUGINS.map((plugin) => `/opt/cni/bin/${plugin}`)]
+  const network = NETWORK_BINARIES[config.network.plugin] ?? { bin: [], cni: [] }
+  return [...binaries, ...runc, ...network.bin.map((name) => `${BIN}/${name}`),
+    ...[...CNI_PLUGINS, ...network.cni].map((plugin) => `/opt/cni/bin/${plugin}`)]
+}
+
+/** What the network plugin put on the node: calicoctl (kk-action), and the CNI binaries its pods install. */
+const NETWORK_BINARIES: Record<string, { bin: string[]; cni: string[] }> = {
+  calico: { bin: ['calicoctl'], cni: ['calico', 'calico-ipam'] },
+  flannel: { bin: [], cni: ['flannel'] },
+  cilium: { bin: [], cni: ['cilium-cni'] },
 }
 
 /** Unit files and drop-ins kk-action wrote, configs, certificates, and the state Kubernetes, CNI and etcd keep. */
@@ -32,7 +41,7 @@ export function clusterFiles(config: ClusterConfig): string[] {
     '/etc/kubernetes', '/var/lib/kubelet', '/etc/kubekey',
     '/etc/containerd/certs.d', '/etc/crictl.yaml',
     '/etc/ssl/etcd', '/etc/etcd.env', backupScriptPath(config),
-    '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel',
+    '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel', '/run/cilium',
     '/var/lib/dockershim', '/var/run/kubernetes', '/var/log/pods', '/var/log/containers',
     '/etc/sysctl.d/99-kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/systemd/timesyncd.conf.d/kk-action.conf',
     NODE_ARTIFACT_DIR, '/var/lib/kk-action',

@@ -1,5 +1,6 @@
 /**
- * `kk-action delete` after `deploy --until etcd` on 2 test nodes (containerd, etcd kubekey): every node's
+ * `kk-action delete` after a whole deploy on 2 test nodes (containerd, etcd kubekey, calico; kubeadm,
+ * kubelet, kubectl, helm and calicoctl are the test doubles, the smoke test is skipped): every node's
  * filesystem is back to what it was before the deploy, judged on the overlay's upper directories (what
  * the node wrote over the host's files), and a second delete changes nothing.
  */
@@ -19,7 +20,9 @@ const skip = await testNodesSkipReason()
 
 // Files a node writes whatever kk-action does: the journal and logs, systemd's own state (random seed,
 // timer stamps, unit invocation records), caches. Their change says nothing about what delete left.
-const NOISE = [/^var\/log\//, /^var\/lib\/systemd\//, /^var\/cache\//, /^var\/tmp\//, /^var\/lib\/apt\//, /^root\/\.cache\//]
+// The doubles' own records (var/lib/kk-doubles) are what a real kubeadm or helm would keep in the cluster.
+const NOISE = [/^var\/log\//, /^var\/lib\/systemd\//, /^var\/cache\//, /^var\/tmp\//, /^var\/lib\/apt\//, /^root\/\.cache\//,
+  /^var\/lib\/kk-doubles(\/|$)/]
 
 type Snapshot = Map<string, string>
 
@@ -56,7 +59,7 @@ function differences(before: Snapshot, after: Snapshot): string[] {
   })
 }
 
-describe.skipIf(skip)('kk-action delete after deploy --until etcd on 2 test nodes', () => {
+describe.skipIf(skip)('kk-action delete after a whole deploy on 2 test nodes', () => {
   let nodes: TestNodes
   let mirror: MirrorBuild
   let server: MirrorServer
@@ -75,9 +78,9 @@ describe.skipIf(skip)('kk-action delete after deploy --until etcd on 2 test node
     ;[nodes, mirror] = await Promise.all([startTestNodes({ count: 2, prefix: 'kkdel' }), buildMirror()])
     server = await serveMirror(mirror.root)
     dir = mkdtempSync(join(tmpdir(), 'kk-delete-'))
-    file = writeClusterFile(dir, nodes, mirror, { controlPlanes: 1 })
+    file = writeClusterFile(dir, nodes, mirror, { controlPlanes: 1, network: '    plugin: calico' })
     for (const [name, snap] of await snapshots()) before.set(name, snap)
-    const deployed = await cli('deploy', '--until', 'etcd')
+    const deployed = await cli('deploy', '--skip', 'smoke-test')
     expect(deployed.status, deployed.stderr.slice(-4000)).toBe(0)
   }, 900_000)
   afterAll(async () => {
@@ -90,12 +93,15 @@ describe.skipIf(skip)('kk-action delete after deploy --until etcd on 2 test node
       expect((await onNode(node.name, 'systemctl is-active containerd etcd')).stdout.split('\n').filter(Boolean)).toEqual(['active', 'active'])
       const changed = differences(before.get(node.name)!, await snapshot(node))
       expect(changed.filter((d) => d.startsWith('usr/local/bin/etcd: absent -> file 755'))).toHaveLength(1)
+      expect(changed.filter((d) => d.startsWith('etc/kubernetes/kubelet.conf: absent -> file'))).toHaveLength(1)
       // The host (the nodes' lower layer) has Debian's containerd and its config.toml: kept for delete to put back.
       if (existsSync('/etc/containerd/config.toml')) {
         const kept = await onNode(node.name, 'sha256sum < /etc/containerd/config.toml.kk-action-orig')
         expect(kept.stdout.split(' ')[0]).toBe(createHash('sha256').update(readFileSync('/etc/containerd/config.toml')).digest('hex'))
       }
     }
+    const first = nodes.nodes[0].name
+    expect((await onNode(first, 'ls /usr/local/bin/calicoctl /etc/kubekey/network')).stdout).toMatch(/calicoctl[\s\S]*calico-values\.yaml/)
   }, 120_000)
 
   let afterDelete: Map<string, Snapshot>
