@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -70,6 +70,11 @@ describe('LocalConnection (the runner itself)', () => {
     writeFileSync(same, '{}\n')
     expect(await local.upload(source, same, { keepOriginal: keep(same) })).toEqual({ changed: false, bytes: 0 })
     expect(readFileSync(`${same}.kk-action-orig`, 'utf8')).toBe('{}\n')
+    // A config an older kk-action wrote (its header, no taken-over mark yet) is ours, not the machine's.
+    const older = join(dir, 'etc/containerd/older.toml')
+    writeFileSync(older, '# Written by kk-action. Do not edit.\nversion = 2\n')
+    expect(await local.upload(source, older, { keepOriginal: keep(older) })).toEqual({ changed: true, bytes: 3 })
+    expect(existsSync(`${older}.kk-action-orig`)).toBe(false)
   })
 
   it('downloads with a 0600 mode and reports an unchanged file', async () => {
