@@ -29,7 +29,7 @@ export function installedBinaries(config: ClusterConfig): string[] {
 
 /** What the network plugin put on the node: calicoctl (kk-action), and the CNI binaries its pods install. */
 const NETWORK_BINARIES: Record<string, { bin: string[]; cni: string[] }> = {
-  calico: { bin: ['calicoctl'], cni: ['calico', 'calico-ipam'] },
+  calico: { bin: ['calicoctl'], cni: ['calico', 'calico-ipam', 'flannel'] },
   flannel: { bin: [], cni: ['flannel'] },
   cilium: { bin: [], cni: ['cilium-cni'] },
 }
@@ -39,7 +39,7 @@ export function clusterFiles(config: ClusterConfig): string[] {
   return [
     ...KK_UNITS.map((unit) => `/etc/systemd/system/${unit}`), '/etc/systemd/system/kubelet.service.d',
     '/etc/kubernetes', '/var/lib/kubelet', '/etc/kubekey',
-    '/etc/containerd/certs.d', '/etc/crictl.yaml',
+    '/etc/containerd/certs.d',
     '/etc/ssl/etcd', '/etc/etcd.env', backupScriptPath(config),
     '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel', '/run/cilium',
     '/var/lib/dockershim', '/var/run/kubernetes', '/var/log/pods', '/var/log/containers',
@@ -68,7 +68,7 @@ done; true`
 // Prints what it removed or restored; what is already gone is not an error.
 const REMOVE = `for p in "$@"; do
   if [ -e "$p${ORIGINAL_SUFFIX}" ]; then rm -rf -- "$p" && mv -f -- "$p${ORIGINAL_SUFFIX}" "$p" && echo "restored $p"
-  elif [ -e "$p" ] || [ -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; fi
+  elif [ -e "$p" ] || [ -L "$p" ]; then rm -rf --one-file-system -- "$p" && echo "removed $p"; fi
 done`
 
 /**
@@ -76,7 +76,7 @@ done`
  * kept beside them goes back; without one, the file goes only when kk-action wrote it (its taken-over mark, or
  * the header an older kk-action's config.toml carries), never a machine's own file kk-action has not touched.
  */
-export const TAKEN_OVER_FILES = ['/etc/containerd/config.toml', '/etc/docker/daemon.json']
+export const TAKEN_OVER_FILES = ['/etc/containerd/config.toml', '/etc/docker/daemon.json', '/etc/crictl.yaml']
 
 const PUT_BACK = `marks=$1; shift
 for p in "$@"; do
@@ -112,7 +112,8 @@ function runtimeDataDir(config: ClusterConfig): string {
 }
 
 async function unmountClusterDirs(t: TaskContext): Promise<void> {
-  const dirs = ['/var/lib/kubelet', runtimeDataDir(t.config), '/run/containerd']
+  // cilium mounts cgroup2 at /run/cilium/cgroupv2: removing below it would walk the host's cgroups.
+  const dirs = ['/var/lib/kubelet', runtimeDataDir(t.config), '/run/containerd', '/run/cilium']
   reportChanges(t, (await t.exec(sh`sh -c ${UNMOUNT_BELOW} kk-unmount ${dirs}`)).stdout)
 }
 

@@ -75,7 +75,7 @@ async function configure(t: TaskContext, options: ContainerdOptions): Promise<vo
   if (configChanged || unitChanged) await requestRestart(t, 'containerd')
   // containerd reads certs.d on every pull: hosts.toml changes need no restart.
   await syncRegistryHosts(t, registryHosts(t.config, await findCerts(t)))
-  await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(`unix://${CONTAINERD_SOCKET}`))
+  await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(`unix://${CONTAINERD_SOCKET}`), 0o644, { keepOriginal: true })
   await writeKubeletPullCredentials(t)
 }
 

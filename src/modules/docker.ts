@@ -84,7 +84,7 @@ async function configure(t: TaskContext): Promise<void> {
   const socketChanged = await putFile(t, '/etc/systemd/system/docker.socket', DOCKER_SOCKET)
   if (serviceChanged || socketChanged) await t.exec(raw('systemctl daemon-reload'))
   if (daemonChanged || serviceChanged || socketChanged) await requestRestart(t, 'docker')
-  await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(criEndpoint(t.config.kubernetes.version)))
+  await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(criEndpoint(t.config.kubernetes.version)), 0o644, { keepOriginal: true })
   await writeKubeletPullCredentials(t)
 }
 

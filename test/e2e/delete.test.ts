@@ -79,6 +79,8 @@ describe.skipIf(skip)('kk-action delete after a whole deploy on 2 test nodes', (
     server = await serveMirror(mirror.root)
     dir = mkdtempSync(join(tmpdir(), 'kk-delete-'))
     file = writeClusterFile(dir, nodes, mirror, { controlPlanes: 1, network: '    plugin: calico' })
+    // A machine's own crictl.yaml, which the runtime module writes over: delete must put it back.
+    await onNode(nodes.nodes[1].name, 'printf "runtime-endpoint: unix:///run/mine.sock\\n" > /etc/crictl.yaml')
     for (const [name, snap] of await snapshots()) before.set(name, snap)
     const deployed = await cli('deploy', '--skip', 'smoke-test')
     expect(deployed.status, deployed.stderr.slice(-4000)).toBe(0)
@@ -100,6 +102,7 @@ describe.skipIf(skip)('kk-action delete after a whole deploy on 2 test nodes', (
         expect(kept.stdout.split(' ')[0]).toBe(createHash('sha256').update(readFileSync('/etc/containerd/config.toml')).digest('hex'))
       }
     }
+    expect((await onNode(nodes.nodes[1].name, 'cat /etc/crictl.yaml.kk-action-orig')).stdout).toBe('runtime-endpoint: unix:///run/mine.sock\n')
     const first = nodes.nodes[0].name
     expect((await onNode(first, 'ls /usr/local/bin/calicoctl /etc/kubekey/network')).stdout).toMatch(/calicoctl[\s\S]*calico-values\.yaml/)
   }, 120_000)
