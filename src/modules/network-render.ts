@@ -85,7 +85,8 @@ function calicoRelease(config: ClusterConfig): NetworkRelease {
   const settings = pluginSettings(config, 'calico')
   const encapsulation = calicoEncapsulation(config)
   const detection = calicoAddressDetection(config)
-  const registry = config.registry.privateRegistry
+  const registry = config.registry.privateRegistry?.replace(/^https?:\/\//, '').replace(/\/+$/, '')
+  const imagePath = config.registry.namespaceOverride
   const calicoNetwork = {
     // VXLAN carries pod traffic without BGP; IPIP and unencapsulated pools need calico's BGP routes.
     bgp: encapsulation.startsWith('VXLAN') ? 'Disabled' : 'Enabled',
@@ -104,8 +105,15 @@ function calicoRelease(config: ClusterConfig): NetworkRelease {
     namespace: 'tigera-operator',
     privilegedNamespace: false,
     values: {
-      installation: { enabled: true, cni: { type: 'Calico' }, calicoNetwork, ...(registry ? { registry: `${registry.replace(/\/+$/, '')}/` } : {}) },
+      installation: {
+        enabled: true, cni: { type: 'Calico' }, calicoNetwork,
+        ...(registry ? { registry: `${registry}/` } : {}), ...(imagePath ? { imagePath } : {}),
+      },
       ...(registry ? { tigeraOperator: { registry } } : {}),
+      // KubeKey's calico is the network alone: no aggregated API server, flow logs (goldmane) or UI (whisker).
+      apiServer: { enabled: false },
+      goldmane: { enabled: false },
+      whisker: { enabled: false },
     },
     workloads: [
       { kind: 'deployment', name: 'tigera-operator', namespace: 'tigera-operator' },
@@ -142,13 +150,18 @@ function ciliumRelease(config: ClusterConfig): NetworkRelease {
     values: {
       ipam: { mode: 'cluster-pool', operator: { clusterPoolIPv4PodCIDRList: [ipv4PodCIDR(config)], clusterPoolIPv4MaskSize: 24 } },
       // The operator's replicas refuse to share a node, so a second one would never schedule on one node.
-      operator: { replicas: Math.min(2, config.hosts.length) },
+      operator: { replicas: Math.min(2, kubernetesNodes(config)) },
     },
     workloads: [
       { kind: 'daemonset', name: 'cilium', namespace: 'kube-system' },
       { kind: 'deployment', name: 'cilium-operator', namespace: 'kube-system' },
     ],
   }
+}
+
+/** Hosts that run a kubelet (control planes and workers; etcd-only hosts do not). */
+function kubernetesNodes(config: ClusterConfig): number {
+  return config.hosts.filter((host) => host.roles.includes('control-plane') || host.roles.includes('worker')).length
 }
 
 export function networkRelease(config: ClusterConfig, plugin: NetworkPlugin): NetworkRelease {

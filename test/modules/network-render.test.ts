@@ -40,10 +40,16 @@ describe('calico (tigera-operator chart)', () => {
     expect(calico({ ipAutoDetectionMethod: 'can-reach=10.0.0.1' }).installation.calicoNetwork.nodeAddressAutodetectionV4).toEqual({ canReach: '10.0.0.1' })
   })
 
-  it('a private registry serves calico\'s images and the operator\'s', () => {
-    const release = networkRelease(withNetwork({}, { privateRegistry: 'registry.corp:5000' }), 'calico')
-    expect((release.values as CalicoValues).installation.registry).toBe('registry.corp:5000/')
+  it('a private registry (scheme and trailing slash dropped, as for every image) serves calico\'s images and the operator\'s', () => {
+    const config = withNetwork({}, { privateRegistry: 'https://registry.corp:5000/' })
+    const release = networkRelease({ ...config, registry: { ...config.registry, namespaceOverride: 'mirrored' } }, 'calico')
+    expect((release.values as CalicoValues).installation).toMatchObject({ registry: 'registry.corp:5000/', imagePath: 'mirrored' })
     expect(release.values.tigeraOperator).toEqual({ registry: 'registry.corp:5000' })
+  })
+
+  it('is the network alone, as KubeKey\'s calico: no API server, goldmane or whisker', () => {
+    const values = networkRelease(withNetwork({}), 'calico').values
+    for (const part of ['apiServer', 'goldmane', 'whisker']) expect(values[part]).toEqual({ enabled: false })
   })
 
   it('refuses unknown modes, both encapsulations at once and unknown detection methods, naming the field', () => {
@@ -78,8 +84,11 @@ describe('cilium', () => {
     expect(() => networkRelease(withNetwork({}, { kubePodsCIDR: 'fd00::/56' }), 'cilium')).toThrow(/kubePodsCIDR/)
   })
 
-  it('a one-node cluster gets one operator replica (two would never schedule)', () => {
-    const values = networkRelease(withNetwork({}), 'cilium').values as { operator: { replicas: number } }
-    expect(values.operator.replicas).toBe(Math.min(2, makeConfig().hosts.length))
+  it('one operator replica per Kubernetes node, at most two (a second on one node would never schedule)', () => {
+    const replicas = (config: ReturnType<typeof makeConfig>) => (networkRelease(config, 'cilium').values as { operator: { replicas: number } }).operator.replicas
+    const single = makeConfig({ controlPlanes: 1, workers: 0 })
+    const etcdHost = { ...single.hosts[0], name: 'etcd1', address: '10.0.0.99', internalAddress: '10.0.0.99', roles: ['etcd' as const] }
+    expect(replicas({ ...single, hosts: [...single.hosts, etcdHost] })).toBe(1)
+    expect(replicas(makeConfig({ controlPlanes: 1, workers: 3 }))).toBe(2)
   })
 })
