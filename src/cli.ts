@@ -81,7 +81,7 @@ async function fetchCommand(values: Values, logger: Logger): Promise<void> {
   const bytes = resolved.reduce((sum, r) => sum + r.bytes, 0)
   logger.info(`${resolved.length} artifact(s), ${(bytes / 1048576).toFixed(1)} MiB in ${values.dest}: use it as offline-dir`)
   const sums = writeBundleChecksums(plan.artifacts, values.dest)
-  if (sums) logger.info(`${sums}: sums kk-action's catalog lacks (read from publishers now); give it as checksums on the air-gapped side`)
+  logger.info(`${sums}: the sums kk-action's catalog lacks (read from their publishers now); give it as checksums on the air-gapped side`)
 }
 
 function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {

@@ -57,6 +57,7 @@ export async function downloadArtifact(artifact: PlannedArtifact, target: string
       if (bytes === undefined) continue
       return { source: source.kind, bytes }
     } catch (error) {
+      if (options.signal?.aborted) throw error
       if (!(error instanceof ChecksumMismatchError)) {
         failures.push(`${source.location}: ${(error as Error).message}`)
         options.log.info(`${artifactLabel(artifact)}: ${source.kind} failed (${(error as Error).message})${index + 1 < sources.length ? '; trying the next source' : ''}`)

@@ -3,13 +3,14 @@ import type { ChartIndex } from './types.js'
 
 /**
  * dl.k8s.io publishes `<file>.sha256` next to every Kubernetes binary. For a version the catalog lacks,
- * the plan reads it (from the mirror first, keeping the upstream path, then upstream).
+ * the plan reads it: from upstream, so the sum does not come from where the file does, and from the mirror's
+ * copy (same path) only when upstream cannot be read.
  */
 export function publishedSha256Reader(options: { mirror?: string; timeoutMs?: number } = {}) {
   return async (artifact: { url: string; path: string }): Promise<string | undefined> => {
     const candidates = [
-      ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${artifact.path}.sha256`] : []),
       `${artifact.url}.sha256`,
+      ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${artifact.path}.sha256`] : []),
     ]
     for (const url of candidates) {
       const sum = await readSum(url, options.timeoutMs ?? 10_000)
@@ -33,8 +34,8 @@ async function readSum(url: string, timeoutMs: number): Promise<string | undefin
 
 /**
  * Chart publishers list every chart version in their repository's `index.yaml`, with the packaged chart's
- * sha256 as `digest`. For a chart version the catalog lacks, the plan reads it there (mirror first, keeping
- * the index's upstream path, then upstream). One read per index per plan.
+ * sha256 as `digest`. For a chart version the catalog lacks, the plan reads it there: upstream first, the
+ * mirror's copy (the index's upstream path) only when upstream cannot be read. One read per index per plan.
  */
 export function chartDigestReader(options: { mirror?: string; timeoutMs?: number } = {}) {
   const indexes = new Map<string, Promise<unknown>>()
@@ -44,15 +45,17 @@ export function chartDigestReader(options: { mirror?: string; timeoutMs?: number
   }
   return async (index: ChartIndex, version: string): Promise<ChartDigest> => {
     const candidates = [
-      ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${new URL(index.url).pathname}`] : []),
       index.url,
+      ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${new URL(index.url).pathname}`] : []),
     ]
     let reached = false
     for (const url of candidates) {
       const read = await readIndex(url)
-      reached ||= read !== undefined
-      const entry = entryOf(read, index.chart, version)
-      if (entry) return { ...entry, url, reached }
+      if (read === undefined) continue
+      reached = true
+      const entry = entryOf(read, index.chart, version, url)
+      // An index that was read and lacks the version is the answer; a mirror's copy does not overrule it.
+      return entry ? { ...entry, url, reached } : { url, reached }
     }
     return { reached }
   }
@@ -69,22 +72,27 @@ export interface ChartDigest {
   reached: boolean
 }
 
-function entryOf(index: unknown, chart: string, version: string): { sha256: string; chartUrl?: string } | undefined {
+function entryOf(index: unknown, chart: string, version: string, indexUrl: string): { sha256: string; chartUrl?: string } | undefined {
   const entries = (index as { entries?: Record<string, unknown> } | undefined)?.entries?.[chart]
   if (!Array.isArray(entries)) return undefined
   const bare = (v: unknown) => String(v).replace(/^v/, '')
   const entry = entries.find((e: { version?: unknown }) => bare(e?.version) === bare(version)) as { digest?: unknown; urls?: unknown } | undefined
   const sha256 = String(entry?.digest ?? '').replace(/^sha256:/, '').toLowerCase()
   if (!/^[0-9a-f]{64}$/.test(sha256)) return undefined
-  const first = Array.isArray(entry?.urls) ? String(entry.urls[0] ?? '') : ''
-  return { sha256, ...(/^https?:\/\//.test(first) ? { chartUrl: first } : {}) }
+  // Helm resolves a relative chart URL (helm.cilium.io lists "cilium-1.15.3.tgz") against the index's.
+  const first = Array.isArray(entry?.urls) && entry.urls[0] ? new URL(String(entry.urls[0]), indexUrl) : undefined
+  return { sha256, ...(first && /^https?:$/.test(first.protocol) ? { chartUrl: first.href } : {}) }
 }
+
+// helm.cilium.io's index, the largest of the three, is a few MiB.
+const MAX_INDEX_BYTES = 32 * 2 ** 20
 
 async function readYaml(url: string, timeoutMs: number): Promise<unknown> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' })
-    if (!response.ok) return undefined
-    return parse(await response.text(), { maxAliasCount: -1 })
+    if (!response.ok || Number(response.headers.get('content-length') ?? 0) > MAX_INDEX_BYTES) return undefined
+    const text = await response.text()
+    return text.length > MAX_INDEX_BYTES ? undefined : (parse(text) ?? undefined)
   } catch {
     return undefined
   }

@@ -95,7 +95,8 @@ async function resolveInto(artifacts: PlannedArtifact[], options: ResolveOptions
       return { ok: false as const, error }
     }
   })
-  await Promise.all(layers.saves)
+  // A cancelled run does not wait for cache uploads (the process ends with the job anyway).
+  if (!options.signal?.aborted) await Promise.all(layers.saves)
   const failures = settled.flatMap((outcome) => (outcome.ok ? [] : [outcome.error]))
   if (failures.length > 0) throw combinedError(failures)
   const byKey = new Map(settled.flatMap((outcome) => (outcome.ok ? [[artifactKey(outcome.result.artifact), outcome.result] as const] : [])))
@@ -203,12 +204,11 @@ export async function fetchBundle(artifacts: PlannedArtifact[], destDir: string,
 /**
  * The sums of a bundle's artifacts that the catalog does not carry (chart digests from publishers' indexes,
  * dl.k8s.io's .sha256, a checksums file), as `<dest>/checksums.json` in the checksums-file shape, so an
- * air-gapped runner that cannot read them verifies the same bytes. Returns its path, or undefined when the
- * catalog knows every sum.
+ * air-gapped runner that cannot read them verifies the same bytes. Written always (empty when the catalog
+ * knows every sum), so the documented `checksums: <bundle>/checksums.json` always works. Returns its path.
  */
-export function writeBundleChecksums(artifacts: PlannedArtifact[], destDir: string): string | undefined {
+export function writeBundleChecksums(artifacts: PlannedArtifact[], destDir: string): string {
   const outside = artifacts.filter((artifact) => artifact.sha256Source !== 'catalog')
-  if (outside.length === 0) return undefined
   const document: { artifacts: Record<string, { versions: Record<string, Record<string, string>> }> } = { artifacts: {} }
   for (const { name, version, arch, sha256 } of outside) {
     const versions = (document.artifacts[name] ??= { versions: {} }).versions

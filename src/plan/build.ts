@@ -157,7 +157,8 @@ async function matchArtifact(
   const index = catalog.artifacts[name].index
   const found = index && options.fetchChartDigest ? await options.fetchChartDigest(index, version) : undefined
   if (found?.sha256) {
-    notices.push(`${name} ${version} is not in kk-action's catalog; using the chart's digest in ${found.url}`)
+    notices.push(`${name} ${version} is not in kk-action's catalog; using the chart's digest in ${found.url}` +
+      (found.url === index?.url ? '' : ` (${index?.url} could not be read: the chart and its sum both come from your mirror)`))
     const planned = plannedArtifact(catalog, name, version, arch, found.sha256, 'chart-index')
     return found.chartUrl ? withUrl(planned, found.chartUrl) : planned
   }
@@ -172,7 +173,7 @@ async function matchArtifact(
     `module ${module} needs ${name} ${version || '(no version)'} for ${arch}, and kk-action knows no sha256 for it`,
     { file: ctx.config.file, line: position?.line, column: position?.column, field },
     index
-      ? `kk-action reads a chart's sha256 from ${index.url} (or the same path on your mirror), which ${!found ? 'was not read' : found.reached ? `lists no ${index.chart} ${version}` : 'could not be reached'}. ` +
+      ? `kk-action reads a chart's sha256 from ${index.url} (or the same path on your mirror), but ${!found ? 'no index was read' : found.reached ? `${found.url} lists no ${index.chart} ${version}` : 'neither could be reached'}. ` +
         `${found?.reached ? 'Choose a version that index lists' : 'Serve the index on your mirror'}, or give the sum in a checksums file (the \`checksums\` input / --checksums)`
       : 'Choose a version the catalog has, or give its sum in a checksums file (the `checksums` input / --checksums)',
   )

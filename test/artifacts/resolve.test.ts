@@ -92,12 +92,15 @@ describe('resolveArtifacts', () => {
     mirror.fault(kubeadm.path, { kind: 'stall', afterBytes: 1000 })
     const controller = new AbortController()
     const started = Date.now()
-    const pending = resolveArtifacts(planned(), options({ concurrency: 1, signal: controller.signal, tuning: { ...FAST, stallTimeoutMs: 60_000 } }))
+    const log = recordingLogger()
+    const pending = resolveArtifacts(planned(), options({ concurrency: 1, signal: controller.signal, log, tuning: { ...FAST, stallTimeoutMs: 60_000 } }))
     while (mirror.requestsFor(kubeadm.path).length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
     controller.abort('SIGINT')
     await expect(pending).rejects.toThrow()
     expect(Date.now() - started).toBeLessThan(5000)
     expect(mirror.requests.map((request) => request.path)).toEqual([kubeadm.path])
+    // A cancelled download is not a failed source: upstream is not tried.
+    expect(log.infos().filter((line) => line.includes('trying the next source'))).toEqual([])
     const files = (await readdir(join(scratch, 'dest'), { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile())
     expect(files.map((entry) => entry.name)).toEqual([])
   })
@@ -148,6 +151,8 @@ describe('offline-dir', () => {
     const again = await fetchBundle(planned(), bundle, options())
     expect(again.filter((result) => result.source === 'mirror').map((result) => result.artifact.name)).toEqual(['kubeadm'])
     expect(mirror.requests.map((request) => request.path)).toEqual([kubeadm.path])
+    // A cancelled download is not a failed source: upstream is not tried.
+    expect(log.infos().filter((line) => line.includes('trying the next source'))).toEqual([])
     expect(sha256Hex(await readFile(join(bundle, kubeadm.path)))).toBe(kubeadm.sha256)
   })
 

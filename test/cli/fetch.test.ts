@@ -47,7 +47,7 @@ ${Object.entries(mirror.componentVersions).map(([name, version]) => `    ${name}
     expect(existsSync(join(bundle, chart.path))).toBe(true)
     const sums = JSON.parse(readFileSync(join(bundle, 'checksums.json'), 'utf8'))
     expect(sums.artifacts.calico.versions[chart.version]).toEqual({ amd64: chart.sha256 })
-    expect(result.stderr).toContain(`${join(bundle, 'checksums.json')}: sums kk-action's catalog lacks`)
+    expect(result.stderr).toContain(`${join(bundle, 'checksums.json')}: the sums kk-action's catalog lacks`)
   }, 300_000)
 
   it('without mirror or index, the bundle and its checksums.json are enough; without the file the plan says what to do', async () => {
