@@ -59,10 +59,11 @@ async function installChart(t: TaskContext, release: NetworkRelease): Promise<vo
 
   const chartChanged = (await t.upload(path, chart, { mode: 0o644, sha256: artifact.sha256 })).changed
   const valuesChanged = await putFile(t, values, valuesText, 0o600)
-  const releaseExists = sh`${HELM} status ${release.release} --namespace ${release.namespace} --kubeconfig ${ADMIN_CONF} >/dev/null 2>&1`
-  const current = await t.exec(sh`grep -qx ${applied} ${stamp} && ${releaseExists}`, { allowFailure: true })
-  if (current.code === 0 && !chartChanged && !valuesChanged) return
+  const state = await releaseState(t, release)
+  const stamped = (await t.exec(sh`grep -qx ${applied} ${stamp}`, { allowFailure: true })).code === 0
+  if (stamped && state === 'deployed' && !chartChanged && !valuesChanged) return
 
+  await recoverStuckRelease(t, release, state)
   if (release.privilegedNamespace) {
     await t.exec(ensureNamespace(release.namespace))
     await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} label --overwrite namespace ${release.namespace} pod-security.kubernetes.io/enforce=privileged`)
@@ -71,6 +72,28 @@ async function installChart(t: TaskContext, release: NetworkRelease): Promise<vo
     { timeoutMs: 5 * 60_000 })
   await t.exec(sh`printf '%s\n' ${applied} > ${stamp}`)
   t.changed()
+}
+
+/** The release's helm status (deployed, failed, pending-install, ...), or undefined when there is none. */
+async function releaseState(t: TaskContext, release: NetworkRelease): Promise<string | undefined> {
+  const status = await t.exec(sh`${HELM} status ${release.release} --namespace ${release.namespace} --kubeconfig ${ADMIN_CONF} -o json`, { allowFailure: true })
+  if (status.code !== 0) return undefined
+  try {
+    return (JSON.parse(status.stdout) as { info?: { status?: string } }).info?.status
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A helm run that was killed leaves its release pending, and helm refuses every later upgrade ("another
+ * operation is in progress"): an install that never finished is removed, an upgrade or rollback rolled back.
+ */
+async function recoverStuckRelease(t: TaskContext, release: NetworkRelease, state: string | undefined): Promise<void> {
+  if (!state?.startsWith('pending-')) return
+  const where = sh`${release.release} --namespace ${release.namespace} --kubeconfig ${ADMIN_CONF}`
+  t.warn(`helm release ${release.release} is ${state} (an earlier run was interrupted); ${state === 'pending-install' ? 'uninstalling' : 'rolling back'} it first`)
+  await t.exec(state === 'pending-install' ? sh`${HELM} uninstall ${where}` : sh`${HELM} rollback ${where}`, { timeoutMs: 5 * 60_000 })
 }
 
 /** Each workload in order: wait for it to exist (an operator creates some), then for its rollout. */

@@ -166,6 +166,17 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
     expect(await installs()).toBe(before)
   }, 600_000)
 
+  it('a release an interrupted run left pending is rolled back before the chart is installed again', async () => {
+    await onNode(first(), 'echo pending-upgrade > /var/lib/kk-doubles/helm-status-calico')
+    const helmLines = async () => (await onNode(first(), 'cat /var/log/kk-doubles/helm.log')).stdout.trim().split('\n')
+    const before = (await helmLines()).length
+    const recovered = await deploy('logs-recover', '--until', 'network')
+    expect(recovered.status, recovered.stderr.slice(-3000)).toBe(0)
+    expect(recovered.stderr).toContain('helm release calico is pending-upgrade (an earlier run was interrupted); rolling back it first')
+    const calls = (await helmLines()).slice(before).filter((line) => /'(rollback|upgrade|uninstall)'/.test(line))
+    expect(calls.map((line) => /'(rollback|upgrade|uninstall)'/.exec(line)![1])).toEqual(['rollback', 'upgrade'])
+  }, 600_000)
+
   it('a rollout that does not finish fails the deploy naming the workload and showing its namespace\'s pods', async () => {
     await onNode(first(), 'mkdir -p /var/lib/kk-doubles/fail && printf "error: timed out waiting for the condition\n" > /var/lib/kk-doubles/fail/kubectl-rollout' +
       ' && printf "tigera-operator tigera-operator-7d9c6b5d4-x2x9k Pending\n" > /var/lib/kk-doubles/pods')
