@@ -60,6 +60,6 @@ ${Object.entries(mirror.componentVersions).map(([name, version]) => `    ${name}
       { timeoutMs: 300_000 })
     expect(missing.status).toBe(1)
     expect(missing.stderr).toContain('module network needs calico')
-    expect(missing.stderr).toContain('could not be reached')
+    expect(missing.stderr).toContain('neither could be reached')
   }, 300_000)
 })
