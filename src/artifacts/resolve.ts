@@ -209,10 +209,12 @@ export async function fetchBundle(artifacts: PlannedArtifact[], destDir: string,
  */
 export function writeBundleChecksums(artifacts: PlannedArtifact[], destDir: string): string {
   const outside = artifacts.filter((artifact) => artifact.sha256Source !== 'catalog')
-  const document: { artifacts: Record<string, { versions: Record<string, Record<string, string>> }> } = { artifacts: {} }
-  for (const { name, version, arch, sha256 } of outside) {
-    const versions = (document.artifacts[name] ??= { versions: {} }).versions
-    versions[version] = { ...versions[version], [arch]: sha256 }
+  const document: { artifacts: Record<string, { url?: string; versions: Record<string, Record<string, string>> }> } = { artifacts: {} }
+  for (const { name, version, arch, sha256, url, sha256Source } of outside) {
+    const entry = (document.artifacts[name] ??= { versions: {} })
+    entry.versions[version] = { ...entry.versions[version], [arch]: sha256 }
+    // A chart's index may name a URL of its own: the air-gapped plan must look where fetch put the file.
+    if (sha256Source === 'chart-index') entry.url = url
   }
   const file = join(destDir, 'checksums.json')
   writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`)

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import { builtinCatalog, withChecksumsFile } from '../../src/artifacts/catalog.js'
 import { chartDigestReader } from '../../src/artifacts/published-sha256.js'
+import { writeBundleChecksums } from '../../src/artifacts/resolve.js'
 import type { Catalog, ChartIndex } from '../../src/artifacts/types.js'
 import { buildPlan } from '../../src/plan/build.js'
 import { makeConfig } from '../plan/make-config.js'
@@ -126,5 +127,14 @@ describe('chart digests from repository indexes', () => {
     const { plan } = await buildPlan(calicoConfig(), { catalog: withChecksumsFile(catalog, file).catalog, fetchChartDigest: chartDigestReader({ mirror: mirror.url }) })
     expect(plan.artifacts.find((a) => a.name === 'calico')).toMatchObject({ sha256: MIRROR_SUM, sha256Source: 'checksums-file' })
     expect(mirror.requests.length + upstream.requests.length).toBe(0)
+  })
+
+  it('a fetch bundle\'s checksums.json keeps the chart\'s own URL, so the air-gapped plan looks where fetch put it', async () => {
+    const { plan } = await buildPlan(calicoConfig('3.26.1'), { catalog, fetchChartDigest: chartDigestReader() })
+    const dir = await mkdtemp(join(tmpdir(), 'kk-bundle-sums-'))
+    const sums = writeBundleChecksums(plan.artifacts, dir)
+    const offline = await buildPlan(calicoConfig('3.26.1'), { catalog: withChecksumsFile(withIndex(unreachable), sums).catalog })
+    const chart = offline.plan.artifacts.find((a) => a.name === 'calico')!
+    expect(chart).toMatchObject({ sha256: OLDER_SUM, sha256Source: 'checksums-file', path: '/calico/tigera-operator-v3.26.1.tgz' })
   })
 })
