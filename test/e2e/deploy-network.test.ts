@@ -190,4 +190,22 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
       await onNode(first(), 'rm -f /var/lib/kk-doubles/fail/kubectl-rollout /var/lib/kk-doubles/pods')
     }
   }, 600_000)
+
+  it('cilium: its chart from helm.cilium.io\'s index (the mirror\'s copy), cluster-pool IPAM on the pod CIDR, its agent and operator awaited', async () => {
+    mkdirSync(join(dir, 'cilium'))
+    const cilium = writeClusterFile(join(dir, 'cilium'), nodes, mirror, { controlPlanes: 2, etcdType: 'kubeadm', network: '    plugin: cilium\n    kubePodsCIDR: 10.88.0.0/16' })
+    const result = await runCli([
+      'deploy', '-f', cilium, '--known-hosts', nodes.knownHostsPath, '--mirror', server.url, '--checksums', mirror.checksumsFile,
+      '--artifacts-dir', join(dir, 'artifacts'), '--logs', join(dir, 'logs-cilium'), ...SKIPPED.flatMap((id) => ['--skip', id]), '--until', 'network',
+    ], { timeoutMs: 600_000 })
+    expect(result.status, result.stderr.slice(-3000)).toBe(0)
+    const version = mirror.componentVersions.cilium!
+    expect(result.stderr).toContain(`cilium ${version} is not in kk-action's catalog; using the chart's digest in ${server.url}/index.yaml`)
+    const log = (await onNode(first(), 'cat /var/log/kk-doubles/helm.log')).stdout
+    expect(log).toContain(`'upgrade' '--install' 'cilium' '/etc/kubekey/network/cilium-${version}.tgz' '--namespace' 'kube-system' '--create-namespace' '--values' '/etc/kubekey/network/cilium-values.yaml'`)
+    const values = parse((await onNode(first(), 'cat /var/log/kk-doubles/files/*-helm-cilium-values.yaml')).stdout)
+    expect(values).toEqual({ ipam: { mode: 'cluster-pool', operator: { clusterPoolIPv4PodCIDRList: ['10.88.0.0/16'], clusterPoolIPv4MaskSize: 24 } }, operator: { replicas: 2 } })
+    const rollouts = (await onNode(first(), 'cat /var/log/kk-doubles/kubectl.log')).stdout.split('\n').filter((line) => line.includes("'rollout'"))
+    expect(rollouts.slice(-2).map((line) => /'(daemonset|deployment)\/[^']+'/.exec(line)?.[0])).toEqual(["'daemonset/cilium'", "'deployment/cilium-operator'"])
+  }, 600_000)
 })
