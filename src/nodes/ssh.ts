@@ -96,6 +96,9 @@ export async function openClient(endpoint: SshEndpoint, settings: SshSettings, s
       finish(prompts.map(() => endpoint.password ?? ''))
     })
     client.once('ready', () => {
+      // Without TCP_NODELAY, Nagle and the server's delayed ACKs hold each command's small packets back:
+      // an exec took ~92 ms instead of ~6 ms on the test nodes (a bastion's tunnel has no socket: a no-op).
+      client.setNoDelay(true)
       client.removeAllListeners('error')
       client.on('error', (error) => settings.log?.('debug', `host ${endpoint.name}: ssh error after connect: ${error.message}`))
       resolve(client)
