@@ -6,44 +6,19 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { builtinCatalog, withChecksumsFile } from '../../src/artifacts/catalog.js'
-import { artifactKey } from '../../src/artifacts/types.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { ClusterConfig } from '../../src/config/types.js'
 import { containerdModule } from '../../src/modules/containerd.js'
-import { PIPELINES } from '../../src/modules/index.js'
-import type { ModuleDefinition } from '../../src/modules/module.js'
 import { ConnectionPool } from '../../src/nodes/connect.js'
-import type { Connection } from '../../src/nodes/connection.js'
 import { sh } from '../../src/nodes/quote.js'
 import { PipelineError } from '../../src/pipeline/errors.js'
-import type { PipelineEvent } from '../../src/pipeline/events.js'
-import { runPipeline, type PipelineResult } from '../../src/pipeline/runner.js'
-import type { LocalArtifact } from '../../src/pipeline/types.js'
-import { buildPlan } from '../../src/plan/build.js'
-import type { Plan } from '../../src/plan/types.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { runModules, setupWithMirror, type ModuleRun, type ModuleRunOptions, type ModuleRunSetup } from './pipeline-run.js'
 
 const CONFIG_FILE = join(import.meta.dirname, '../fixtures/configs/runtime-containerd.yaml')
 const NODES = ['node1', 'node2', 'node3']
 const REGISTRY_PASSWORD = 'kk-test-secret-Pa55'
-
-interface Run {
-  result?: PipelineResult
-  error?: unknown
-  events: PipelineEvent[]
-  bytesUploaded: number
-  ms: number
-}
-
-interface Setup {
-  nodes: TestNodes
-  mirror: MirrorBuild
-  config: ClusterConfig
-  plan: Plan
-  artifacts: Map<string, LocalArtifact>
-}
 
 function loadTestConfig(nodes: TestNodes, mirror: MirrorBuild): ClusterConfig {
   const env = {
@@ -54,57 +29,7 @@ function loadTestConfig(nodes: TestNodes, mirror: MirrorBuild): ClusterConfig {
   return loadConfig(CONFIG_FILE, { env }).config
 }
 
-/** Verified local files for the plan's artifacts, straight from the mirror fixture (no download layer). */
-function artifactsFrom(plan: Plan, mirror: MirrorBuild): Map<string, LocalArtifact> {
-  return new Map(plan.artifacts.map((artifact) => {
-    const file = mirror.files.find((f) => f.name === artifact.name && f.version === artifact.version && f.arch === artifact.arch)
-    if (!file) throw new Error(`the mirror has no ${artifact.name} ${artifact.version}`)
-    expect(artifact.sha256).toBe(file.sha256)
-    return [artifactKey(artifact), { artifact, path: file.file }]
-  }))
-}
-
-/** Counts the bytes every upload really sent. */
-function counting(connection: Connection, add: (bytes: number) => void): Connection {
-  return {
-    host: connection.host,
-    exec: (command, options) => connection.exec(command, options),
-    upload: async (local, remote, options) => {
-      const transfer = await connection.upload(local, remote, options)
-      add(transfer.bytes)
-      return transfer
-    },
-    download: (remote, local, options) => connection.download(remote, local, options),
-    close: () => connection.close(),
-  }
-}
-
-interface DeployOptions {
-  onEvent?: (event: PipelineEvent) => void
-  sshRetries?: number
-  /** Module definitions in place of the pipeline's own (same ids). */
-  modules?: ModuleDefinition[]
-}
-
-async function deploy(setup: Setup, options: DeployOptions = {}): Promise<Run> {
-  const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: setup.nodes.knownHostsPath, retries: options.sshRetries })
-  const run: Run = { events: [], bytesUploaded: 0, ms: 0 }
-  const started = Date.now()
-  try {
-    run.result = await runPipeline({
-      plan: setup.plan, config: setup.config, artifacts: setup.artifacts, concurrency: 3,
-      modules: PIPELINES.create.map((m) => options.modules?.find((replacement) => replacement.id === m.id) ?? m),
-      events: { emit: (event) => { run.events.push(event); options.onEvent?.(event) } },
-      connect: async (host) => counting(await pool.get(host), (bytes) => (run.bytesUploaded += bytes)),
-    })
-  } catch (error) {
-    run.error = error
-  } finally {
-    run.ms = Date.now() - started
-    await pool.closeAll()
-  }
-  return run
-}
+const deploy = (setup: ModuleRunSetup, options: Omit<ModuleRunOptions, 'concurrency'> = {}) => runModules(setup, { concurrency: 3, ...options })
 
 /** Runs a command inside a node (not over SSH) and returns stdout; throws with stderr on failure. */
 async function onNode(nodes: TestNodes, name: string, script: string): Promise<string> {
@@ -120,23 +45,21 @@ async function mainPids(nodes: TestNodes): Promise<Record<string, string>> {
   return pids
 }
 
-function changedTasks(run: Run): string[] {
+function changedTasks(run: ModuleRun): string[] {
   return run.events.flatMap((e) => (e.type === 'task-end' && e.status === 'changed' ? [`${e.host}: ${e.module}/${e.task}`] : []))
 }
 
 const skipReason = await testNodesSkipReason()
 
 describe.skipIf(skipReason)('containerd module on three test nodes', () => {
-  let setup: Setup
-  let first: Run
+  let setup: ModuleRunSetup
+  let first: ModuleRun
 
   beforeAll(async () => {
     const mirror = await buildMirror()
     const nodes = await startTestNodes({ count: 3 })
     const config = loadTestConfig(nodes, mirror)
-    const { catalog } = withChecksumsFile(builtinCatalog, mirror.checksumsFile)
-    const { plan } = await buildPlan(config, { catalog, skipModules: ['precheck', 'configure-os', 'sync-binaries'], until: 'cri-dockerd' })
-    setup = { nodes, mirror, config, plan, artifacts: artifactsFrom(plan, mirror) }
+    setup = await setupWithMirror(nodes, mirror, config, { skipModules: ['precheck', 'configure-os', 'sync-binaries'], until: 'cri-dockerd' })
     first = await deploy(setup)
     console.log(`containerd on 3 nodes: first deploy ${first.ms} ms, ${first.bytesUploaded} bytes uploaded`)
   }, 240_000)

@@ -6,40 +6,17 @@
  */
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { builtinCatalog, withChecksumsFile } from '../../src/artifacts/catalog.js'
-import { artifactKey } from '../../src/artifacts/types.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { ClusterConfig } from '../../src/config/types.js'
 import { ConnectionPool } from '../../src/nodes/connect.js'
-import type { Connection } from '../../src/nodes/connection.js'
 import { sh } from '../../src/nodes/quote.js'
-import type { PipelineEvent } from '../../src/pipeline/events.js'
-import { runPipeline, type PipelineResult } from '../../src/pipeline/runner.js'
-import type { LocalArtifact } from '../../src/pipeline/types.js'
-import { buildPlan } from '../../src/plan/build.js'
-import type { Plan } from '../../src/plan/types.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { runModules, setupWithMirror, type ModuleRun, type ModuleRunSetup } from './pipeline-run.js'
 
 const CONFIG_FILE = join(import.meta.dirname, '../fixtures/configs/runtime-docker.yaml')
 const REGISTRY_PASSWORD = 'kk-docker-secret-9x'
 const PAUSE = 'dockerhub.kk-test.invalid/kubesphere/pause:3.9'
-
-interface Run {
-  result?: PipelineResult
-  error?: unknown
-  events: PipelineEvent[]
-  bytesUploaded: number
-  ms: number
-}
-
-interface Setup {
-  nodes: TestNodes
-  mirror: MirrorBuild
-  config: ClusterConfig
-  plan: Plan
-  artifacts: Map<string, LocalArtifact>
-}
 
 function loadTestConfig(nodes: TestNodes, mirror: MirrorBuild): ClusterConfig {
   const versions = mirror.componentVersions
@@ -50,43 +27,7 @@ function loadTestConfig(nodes: TestNodes, mirror: MirrorBuild): ClusterConfig {
   return loadConfig(CONFIG_FILE, { env }).config
 }
 
-function artifactsFrom(plan: Plan, mirror: MirrorBuild): Map<string, LocalArtifact> {
-  return new Map(plan.artifacts.map((artifact) => {
-    const file = mirror.files.find((f) => f.name === artifact.name && f.version === artifact.version && f.arch === artifact.arch)
-    if (!file) throw new Error(`the mirror has no ${artifact.name} ${artifact.version}`)
-    return [artifactKey(artifact), { artifact, path: file.file }]
-  }))
-}
-
-async function deploy(setup: Setup): Promise<Run> {
-  const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: setup.nodes.knownHostsPath })
-  const run: Run = { events: [], bytesUploaded: 0, ms: 0 }
-  const counting = (connection: Connection): Connection => ({
-    host: connection.host,
-    exec: (command, options) => connection.exec(command, options),
-    upload: async (local, remote, options) => {
-      const transfer = await connection.upload(local, remote, options)
-      run.bytesUploaded += transfer.bytes
-      return transfer
-    },
-    download: (remote, local, options) => connection.download(remote, local, options),
-    close: () => connection.close(),
-  })
-  const started = Date.now()
-  try {
-    run.result = await runPipeline({
-      plan: setup.plan, config: setup.config, artifacts: setup.artifacts, concurrency: 2,
-      events: { emit: (event) => run.events.push(event) },
-      connect: async (host) => counting(await pool.get(host)),
-    })
-  } catch (error) {
-    run.error = error
-  } finally {
-    run.ms = Date.now() - started
-    await pool.closeAll()
-  }
-  return run
-}
+const deploy = (setup: ModuleRunSetup) => runModules(setup, { concurrency: 2 })
 
 async function onNode(nodes: TestNodes, script: string): Promise<string> {
   const result = await nodes.exec('node1', ['sh', '-c', script])
@@ -104,16 +45,14 @@ const skipReason = await testNodesSkipReason()
 const MACHINE_DAEMON_JSON = '{"debug": true}'
 
 describe.skipIf(skipReason)('docker and cri-dockerd modules on a test node, Kubernetes v1.26', () => {
-  let setup: Setup
-  let first: Run
+  let setup: ModuleRunSetup
+  let first: ModuleRun
 
   beforeAll(async () => {
     const mirror = await buildMirror()
     const nodes = await startTestNodes({ count: 1 })
     const config = loadTestConfig(nodes, mirror)
-    const { catalog } = withChecksumsFile(builtinCatalog, mirror.checksumsFile)
-    const { plan } = await buildPlan(config, { catalog, skipModules: ['precheck', 'configure-os', 'sync-binaries'], until: 'cri-dockerd' })
-    setup = { nodes, mirror, config, plan, artifacts: artifactsFrom(plan, mirror) }
+    setup = await setupWithMirror(nodes, mirror, config, { skipModules: ['precheck', 'configure-os', 'sync-binaries'], until: 'cri-dockerd' })
     // The machine's own daemon.json (a Docker package's, a runner image's): kk-action must keep it for delete.
     await onNode(nodes, `mkdir -p /etc/docker && printf '%s\\n' '${MACHINE_DAEMON_JSON}' > /etc/docker/daemon.json && chmod 640 /etc/docker/daemon.json`)
     first = await deploy(setup)

@@ -4,20 +4,15 @@
  * replaced by a probe of what etcd hands over in t.shared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { builtinCatalog, withChecksumsFile } from '../../src/artifacts/catalog.js'
-import { artifactKey } from '../../src/artifacts/types.js'
 import type { ClusterConfig, Host, Role } from '../../src/config/types.js'
 import { PIPELINES } from '../../src/modules/index.js'
 import type { ModuleDefinition } from '../../src/modules/module.js'
-import { ConnectionPool } from '../../src/nodes/connect.js'
-import type { Connection } from '../../src/nodes/connection.js'
 import type { PipelineEvent } from '../../src/pipeline/events.js'
-import { runPipeline, type PipelineResult } from '../../src/pipeline/runner.js'
-import type { LocalArtifact } from '../../src/pipeline/types.js'
-import { buildPlan } from '../../src/plan/build.js'
+import type { PipelineResult } from '../../src/pipeline/runner.js'
 import { CREATE_MODULES } from '../../src/plan/types.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { runModules, setupWithMirror } from './pipeline-run.js'
 import { makeConfig } from '../plan/make-config.js'
 
 const ETCDCTL = '/usr/local/bin/etcdctl'
@@ -54,45 +49,16 @@ interface EtcdRunOutcome {
 }
 
 async function runEtcd(nodes: TestNodes, mirror: MirrorBuild, config: ClusterConfig): Promise<EtcdRunOutcome> {
-  const { catalog } = withChecksumsFile(builtinCatalog, mirror.checksumsFile)
   const skipModules = CREATE_MODULES.filter((id) => id !== 'etcd' && id !== 'kubeadm-init')
-  const { plan } = await buildPlan(config, { catalog, skipModules })
-  const artifacts = new Map<string, LocalArtifact>(plan.artifacts.map((artifact) => {
-    const file = mirror.files.find((f) => f.name === artifact.name && f.version === artifact.version && f.arch === artifact.arch)
-    if (!file) throw new Error(`the mirror has no ${artifact.name} ${artifact.version}`)
-    return [artifactKey(artifact), { artifact, path: file.file }]
-  }))
-  const pool = new ConnectionPool({ hostKeyPolicy: 'strict', knownHostsPath: nodes.knownHostsPath })
-  let bytesUploaded = 0
-  const counting = (connection: Connection): Connection => ({
-    host: connection.host,
-    exec: (command, options) => connection.exec(command, options),
-    upload: async (local, remote, options) => {
-      const transfer = await connection.upload(local, remote, options)
-      bytesUploaded += transfer.bytes
-      return transfer
-    },
-    download: (remote, local, options) => connection.download(remote, local, options),
-    close: () => connection.close(),
-  })
+  const setup = await setupWithMirror(nodes, mirror, config, { skipModules })
   let shared: unknown
   const probe: ModuleDefinition = {
     ...PIPELINES.create.find((m) => m.id === 'kubeadm-init')!,
     tasks: () => [{ name: 'read what etcd shares', run: async (t) => { shared = t.shared.get('etcd') } }],
   }
-  const events: PipelineEvent[] = []
-  const started = Date.now()
-  try {
-    const result = await runPipeline({
-      plan, config, artifacts, concurrency: 4,
-      modules: PIPELINES.create.map((m) => (m.id === 'kubeadm-init' ? probe : m)),
-      events: { emit: (event) => events.push(event) },
-      connect: async (host) => counting(await pool.get(host)),
-    })
-    return { result, bytesUploaded, events, shared, ms: Date.now() - started }
-  } finally {
-    await pool.closeAll()
-  }
+  const run = await runModules(setup, { concurrency: 4, modules: [probe] })
+  if (run.error) throw run.error
+  return { result: run.result!, bytesUploaded: run.bytesUploaded, events: run.events, shared, ms: run.ms }
 }
 
 /** Runs a command inside a node (outside SSH) and returns stdout; throws with stderr on failure. */
