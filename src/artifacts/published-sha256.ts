@@ -7,17 +7,18 @@ import type { ChartIndex } from './types.js'
  * copy (same path) only when upstream cannot be read.
  */
 export function publishedSha256Reader(options: { mirror?: string; timeoutMs?: number } = {}) {
-  return async (artifact: { url: string; path: string }): Promise<string | undefined> => {
-    const candidates = [
-      `${artifact.url}.sha256`,
-      ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${artifact.path}.sha256`] : []),
-    ]
-    for (const url of candidates) {
+  return async (artifact: { url: string }): Promise<string | undefined> => {
+    for (const url of upstreamThenMirror(`${artifact.url}.sha256`, options.mirror)) {
       const sum = await readSum(url, options.timeoutMs ?? 10_000)
       if (sum) return sum
     }
     return undefined
   }
+}
+
+/** Where a published sum is read: upstream, then the mirror's copy at the same path. */
+function upstreamThenMirror(url: string, mirror: string | undefined): string[] {
+  return [url, ...(mirror ? [`${mirror.replace(/\/+$/, '')}${new URL(url).pathname}`] : [])]
 }
 
 async function readSum(url: string, timeoutMs: number): Promise<string | undefined> {
@@ -44,12 +45,8 @@ export function chartDigestReader(options: { mirror?: string; timeoutMs?: number
     return indexes.get(url)!
   }
   return async (index: ChartIndex, version: string): Promise<ChartDigest> => {
-    const candidates = [
-      index.url,
-      ...(options.mirror ? [`${options.mirror.replace(/\/+$/, '')}${new URL(index.url).pathname}`] : []),
-    ]
     let reached = false
-    for (const url of candidates) {
+    for (const url of upstreamThenMirror(index.url, options.mirror)) {
       const read = await readIndex(url)
       if (read === undefined) continue
       reached = true

@@ -59,7 +59,7 @@ export interface PlanOptions {
    * Looks up a sum the catalog lacks (dl.k8s.io publishes `<file>.sha256`); returns undefined when none
    * can be had. Omitted: unknown versions are plan errors.
    */
-  fetchSha256?: (artifact: { url: string; path: string }) => Promise<string | undefined>
+  fetchSha256?: (artifact: { url: string }) => Promise<string | undefined>
   /** Looks up a chart's sha256 in its publisher's repository index; undefined when none can be had. */
   fetchChartDigest?: (index: ChartIndex, version: string) => Promise<ChartDigest>
   /**
