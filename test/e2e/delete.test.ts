@@ -4,60 +4,18 @@
  * filesystem is back to what it was before the deploy, judged on the overlay's upper directories (what
  * the node wrote over the host's files), and a second delete changes nothing.
  */
-import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, type Stats } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildMirror, serveMirror, type MirrorBuild, type MirrorServer } from '../fixtures/build-mirror.js'
-import { startTestNodes, testNodesSkipReason, type TestNode, type TestNodes } from '../nodes/testnodes.js'
+import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { differences, snapshot, type Snapshot } from '../support/overlay.js'
 import { runCli, type ProcessResult } from '../support/bundle.js'
 import { writeClusterFile } from './cluster.js'
 
 const skip = await testNodesSkipReason()
-
-// Files a node writes whatever kk-action does: the journal and logs, systemd's own state (random seed,
-// timer stamps, unit invocation records), caches. Their change says nothing about what delete left.
-// The doubles' own records (var/lib/kk-doubles) are what a real kubeadm or helm would keep in the cluster.
-const NOISE = [/^var\/log\//, /^var\/lib\/systemd\//, /^var\/cache\//, /^var\/tmp\//, /^var\/lib\/apt\//, /^root\/\.cache\//,
-  /^var\/lib\/kk-doubles(\/|$)/]
-
-type Snapshot = Map<string, string>
-
-function describeEntry(path: string, stats: Stats): string {
-  if (stats.isCharacterDevice() && stats.rdev === 0) return 'absent' // an overlay whiteout
-  if (stats.isDirectory()) return 'dir'
-  if (stats.isSymbolicLink()) return `link ${readlinkSync(path)}`
-  if (stats.isFile()) return `file ${(stats.mode & 0o7777).toString(8)} ${createHash('sha256').update(readFileSync(path)).digest('hex')}`
-  return `other ${stats.mode.toString(8)}`
-}
-
-/** What the host (the overlay's lower layer) has at a node path. */
-function lowerEntry(path: string): string {
-  try {
-    return describeEntry(`/${path}`, lstatSync(`/${path}`))
-  } catch {
-    return 'absent'
-  }
-}
-
-async function snapshot(node: TestNode): Promise<Snapshot> {
-  const listed = await promisify(execFile)('find', [node.upperDir, '-mindepth', '1', '-printf', '%P\\n'], { maxBuffer: 64 << 20 })
-  const paths = listed.stdout.split('\n').filter((p) => p && !NOISE.some((n) => n.test(p)))
-  return new Map(paths.map((p) => [p, describeEntry(join(node.upperDir, p), lstatSync(join(node.upperDir, p)))]))
-}
-
-/** Paths whose content, as the node sees it, differs between two snapshots (the lower layer fills the gaps). */
-function differences(before: Snapshot, after: Snapshot): string[] {
-  const paths = new Set([...before.keys(), ...after.keys()])
-  return [...paths].sort().flatMap((p) => {
-    const was = before.get(p) ?? lowerEntry(p)
-    const is = after.get(p) ?? lowerEntry(p)
-    return was === is ? [] : [`${p}: ${was.slice(0, 20)} -> ${is.slice(0, 20)}`]
-  })
-}
 
 describe.skipIf(skip)('kk-action delete after a whole deploy on 2 test nodes', () => {
   let nodes: TestNodes
