@@ -1,0 +1,20 @@
+import { chartSourceProblem } from '../modules/addons-commands.js'
+import type { ConfigSource } from './source.js'
+import type { ClusterConfig } from './types.js'
+
+/** Network and addon settings a deploy could not carry out, refused when the config is loaded. */
+export function checkNetworkAndAddons(config: ClusterConfig, source: ConfigSource): void {
+  checkAddonCharts(config, source)
+}
+
+/** A chart helm could not find on the node: a REPO/CHART name without the repository's URL, or no source at all. */
+function checkAddonCharts(config: ClusterConfig, source: ConfigSource): void {
+  config.addons.forEach((addon, index) => {
+    const chart = addon.sources.chart
+    const problem = chart && chartSourceProblem(chart)
+    if (!problem) return
+    const chartPath = ['spec', 'addons', index, 'sources', 'chart']
+    const at = source.locate([...chartPath, 'name']) ? [...chartPath, 'name'] : chartPath
+    throw source.error(at, `addon ${addon.name}: ${problem.problem}`, { hint: problem.hint })
+  })
+}

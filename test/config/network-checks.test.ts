@@ -1,0 +1,34 @@
+import { describe, it } from 'vitest'
+import { expectRejected, load, singleNode } from './helpers.js'
+
+// singleNode() puts its extra spec lines from line 12 on.
+
+describe('addon charts', () => {
+  it('refuses a repo/chart name without sources.chart.repo, at the name, saying which repository to add', () => {
+    expectRejected(singleNode(
+      '  addons:',
+      '  - name: cache',
+      '    sources:',
+      '      chart:',
+      '        name: bitnami/redis',
+    ), {
+      line: 16,
+      column: 15,
+      field: 'spec.addons[0].sources.chart.name',
+      says: ['chart bitnami/redis is looked up in the helm repository "bitnami"', 'helm repo add bitnami URL'],
+    })
+  })
+
+  it('refuses a chart with neither repo nor path', () => {
+    expectRejected(singleNode('  addons:', '  - name: web', '    sources:', '      chart:', '        name: nginx'), {
+      line: 16, column: 15, field: 'spec.addons[0].sources.chart.name', says: ['chart nginx has neither a repo nor a path'],
+    })
+  })
+
+  it('accepts repo/chart with a repo, an oci:// chart and a packaged chart path', () => {
+    load(singleNode('  addons:',
+      '  - {name: a, sources: {chart: {name: bitnami/redis, repo: "https://charts.example.test/bitnami"}}}',
+      '  - {name: b, sources: {chart: {name: "oci://registry.example.test/charts/b"}}}',
+      '  - {name: c, sources: {chart: {name: c, path: charts/c-1.0.0.tgz}}}'))
+  })
+})
