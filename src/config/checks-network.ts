@@ -1,10 +1,18 @@
 import { chartSourceProblem } from '../modules/addons-commands.js'
+import { FLANNEL_NEEDS_KUBE_PROXY, kubeProxyDisabled } from '../modules/network-render.js'
 import type { ConfigSource } from './source.js'
 import type { ClusterConfig } from './types.js'
 
 /** Network and addon settings a deploy could not carry out, refused when the config is loaded. */
 export function checkNetworkAndAddons(config: ClusterConfig, source: ConfigSource): void {
+  checkKubeProxy(config, source)
   checkAddonCharts(config, source)
+}
+
+/** flannel cannot stand in for kube-proxy (cilium and calico can: network-render gives them what they need). */
+function checkKubeProxy(config: ClusterConfig, source: ConfigSource): void {
+  if (config.network.plugin !== 'flannel' || !kubeProxyDisabled(config)) return
+  throw source.error(['spec', 'kubernetes', 'disableKubeProxy'], FLANNEL_NEEDS_KUBE_PROXY.problem, { hint: FLANNEL_NEEDS_KUBE_PROXY.hint })
 }
 
 /** A chart helm could not find on the node: a REPO/CHART name without the repository's URL, or no source at all. */

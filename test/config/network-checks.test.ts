@@ -32,3 +32,15 @@ describe('addon charts', () => {
       '  - {name: c, sources: {chart: {name: c, path: charts/c-1.0.0.tgz}}}'))
   })
 })
+
+describe('kubernetes.disableKubeProxy', () => {
+  it('refuses flannel without kube-proxy, at disableKubeProxy', () => {
+    expectRejected(singleNode('  kubernetes:', '    version: v1.28.15', '    disableKubeProxy: true', '  network:', '    plugin: flannel'), {
+      line: 14, column: 23, field: 'spec.kubernetes.disableKubeProxy', says: ['network.plugin flannel needs kube-proxy', 'use cilium or calico'],
+    })
+  })
+
+  it('accepts cilium and calico without kube-proxy', () => {
+    for (const plugin of ['cilium', 'calico']) load(singleNode('  kubernetes:', '    version: v1.28.15', '    disableKubeProxy: true', '  network:', `    plugin: ${plugin}`))
+  })
+})
