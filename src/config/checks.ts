@@ -1,4 +1,3 @@
-import { checkNetworkAndAddons } from './checks-network.js'
 import type { ClusterConfig } from './types.js'
 import type { ConfigSource } from './source.js'
 
@@ -8,7 +7,6 @@ export function checkCluster(config: ClusterConfig, source: ConfigSource): void 
   requireEtcdHosts(config, source)
   requireExternalEtcdEndpoints(config, source)
   checkLoadBalancer(config, source)
-  checkNetworkAndAddons(config, source)
 }
 
 /** KubeKey's own warning, as a notice: several control planes need a shared endpoint. */

@@ -40,7 +40,24 @@ describe('kubernetes.disableKubeProxy', () => {
     })
   })
 
+  it('refuses flannel given as an override (the network-plugin input) too', () => {
+    expectRejected(singleNode('  kubernetes:', '    version: v1.28.15', '    disableKubeProxy: true', '  network:', '    plugin: cilium'), {
+      line: 14, column: 23, field: 'spec.kubernetes.disableKubeProxy', says: ['network.plugin flannel needs kube-proxy'],
+    }, { overrides: { networkPlugin: 'flannel' } })
+  })
+
   it('accepts cilium and calico without kube-proxy', () => {
     for (const plugin of ['cilium', 'calico']) load(singleNode('  kubernetes:', '    version: v1.28.15', '    disableKubeProxy: true', '  network:', `    plugin: ${plugin}`))
+  })
+})
+
+describe('kubernetes.kubeletArgs', () => {
+  it('refuses a flag the kubelet of the version no longer has, at the entry, also when the version is an override', () => {
+    const text = singleNode('  kubernetes:', '    version: v1.23.17', '    kubeletArgs:', '    - max-pods=200', '    - network-plugin=cni')
+    load(text)
+    expectRejected(text, {
+      line: 16, column: 7, field: 'spec.kubernetes.kubeletArgs[1]',
+      says: ['"network-plugin=cni" is refused by kubelet v1.28.15', 'The kubelet has no --network-plugin since v1.24'],
+    }, { overrides: { kubernetesVersion: 'v1.28.15' } })
   })
 })
