@@ -124,3 +124,31 @@ describe('kubernetes.disableKubeProxy: the plugin routes Services and reaches th
     expect(() => networkRelease(noKubeProxy(), 'flannel')).toThrow(/spec\.kubernetes\.disableKubeProxy: network\.plugin flannel needs kube-proxy/)
   })
 })
+
+describe('cilium values against the chart\'s values.schema.json (helm refuses values that do not match it)', () => {
+  // The types of the keys kk-action sets, as cilium's install/kubernetes/cilium/values.schema.json declares them.
+  // This check is the test's, not the helm double's: the double has no copy of the chart's schema.
+  const SCHEMA: Record<string, string[]> = {
+    'ipam.mode': ['string'],
+    'ipam.operator.clusterPoolIPv4PodCIDRList': ['array', 'string'],
+    'ipam.operator.clusterPoolIPv4MaskSize': ['integer'],
+    'operator.replicas': ['integer'],
+    kubeProxyReplacement: ['string', 'boolean'],
+    k8sServiceHost: ['string'],
+    k8sServicePort: ['string', 'integer'],
+  }
+  const typeOf = (value: unknown) => Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value
+  const leaves = (value: unknown, prefix = ''): Array<[string, unknown]> =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.entries(value).flatMap(([key, inner]) => leaves(inner, prefix ? `${prefix}.${key}` : key))
+      : [[prefix, value]]
+
+  it.each([false, true])('every key set (disableKubeProxy %s) is in the schema with a type it allows', (disabled) => {
+    const config = withNetwork({})
+    const values = networkRelease({ ...config, kubernetes: { ...config.kubernetes, extra: { disableKubeProxy: disabled } } }, 'cilium').values
+    for (const [path, value] of leaves(values)) {
+      expect(SCHEMA[path], `${path} is not a key kk-action checked against cilium's schema`).toBeDefined()
+      expect(SCHEMA[path], path).toContain(typeOf(value))
+    }
+  })
+})
