@@ -46,7 +46,23 @@ export async function kubeVipBackToAdminConf(t: TaskContext): Promise<void> {
   const current = await t.exec(sh`cat ${KUBE_VIP_MANIFEST}`, { allowFailure: true })
   if (current.code !== 0 || !current.stdout.includes(`path: ${SUPER_ADMIN_CONF}`)) return
   const manifest = current.stdout.replaceAll(`path: ${SUPER_ADMIN_CONF}`, `path: ${ADMIN_CONF}`)
-  if (await putFile(t, KUBE_VIP_MANIFEST, manifest, 0o600)) t.changed()
+  if (!(await putFile(t, KUBE_VIP_MANIFEST, manifest, 0o600))) return
+  t.changed()
+  await vipAnswersAgain(t)
+}
+
+/** The recreated pod takes the VIP back within seconds; the joins that follow dial it. */
+async function vipAnswersAgain(t: TaskContext, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const health = await t.exec(sh`/usr/local/bin/kubectl --kubeconfig ${ADMIN_CONF} --request-timeout=5s get --raw /healthz`, { allowFailure: true, timeoutMs: 20_000 })
+    if (health.code === 0) return
+    if (Date.now() > deadline) {
+      throw new Error(`kube-vip on ${t.host.name} was switched to ${ADMIN_CONF} and the API server has not answered at the VIP for ${timeoutMs / 1000}s: ` +
+        `${(health.stderr || health.stdout).trim().split('\n').pop() ?? ''} (look at the kube-vip pod: crictl ps -a --name kube-vip)`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+  }
 }
 
 /**

@@ -80,9 +80,11 @@ describe('kube-vip', () => {
   /** A first control plane whose files are a map; commands other than cat/test/ip succeed silently. */
   function fakeHost(config: typeof withVip, files: Record<string, string>) {
     const host = config.hosts[0]
+    const commands: string[] = []
     const t = {
       host, config, shared: new Map(), module: 'load-balancer',
       exec: async (command: { text: string }) => {
+        commands.push(command.text)
         const cat = /^cat (\S+)$/.exec(command.text)
         if (cat) return files[cat[1]] === undefined ? { code: 1, stdout: '', stderr: 'No such file' } : { code: 0, stdout: files[cat[1]], stderr: '' }
         const test = /^test -f (\S+)$/.exec(command.text)
@@ -94,23 +96,31 @@ describe('kube-vip', () => {
         const content = readFileSync(local, 'utf8')
         const changed = files[remote] !== content
         files[remote] = content
+        commands.push(`upload ${remote}`)
         return { changed, bytes: content.length }
       },
       secret: () => {}, warn: () => {}, log: () => {}, changed: () => {},
     } as unknown as TaskContext
     const ctx = { config, pipeline: 'create', firstControlPlane: host, hostsWithRole: (...roles: string[]) => config.hosts.filter((h) => h.roles.some((r) => roles.includes(r))) } as unknown as PlanContext
-    return { t, ctx }
+    return { t, ctx, commands }
   }
   const v129 = { ...withVip, kubernetes: { ...withVip.kubernetes, version: 'v1.29.15' } }
   const volumePath = (manifest: string) => (parse(manifest) as PodSpec).spec.volumes[0].hostPath.path
 
   it('1.29+: after kubeadm init the first control plane\'s kube-vip reads admin.conf again, not super-admin.conf', async () => {
     const files: Record<string, string> = { '/etc/kubernetes/manifests/kube-vip.yaml': renderKubeVipManifest(v129, 'ens3', '/etc/kubernetes/super-admin.conf') }
-    const { t, ctx } = fakeHost(v129, files)
+    const { t, ctx, commands } = fakeHost(v129, files)
     const after = kubeadmInit.tasks!(ctx).filter((task) => /kube-vip/.test(task.name))
     expect(after.map((task) => task.name)).toHaveLength(1)
     for (const task of after) await task.run(t)
     expect(volumePath(files['/etc/kubernetes/manifests/kube-vip.yaml'])).toBe('/etc/kubernetes/admin.conf')
+    // then the API server is awaited at the VIP (admin.conf's server) before the joins dial it
+    const upload = commands.indexOf('upload /etc/kubernetes/manifests/kube-vip.yaml')
+    expect(commands.slice(upload + 1).some((c) => /--kubeconfig \/etc\/kubernetes\/admin\.conf .*get --raw \/healthz/.test(c))).toBe(true)
+    // a second run finds admin.conf in the manifest and changes nothing
+    const again = commands.length
+    for (const task of after) await task.run(t)
+    expect(commands.slice(again).filter((c) => c.startsWith('upload'))).toEqual([])
     // below 1.29 there is nothing to switch back
     expect(kubeadmInit.tasks!(fakeHost(withVip, {}).ctx).filter((task) => /kube-vip/.test(task.name))).toEqual([])
   })
