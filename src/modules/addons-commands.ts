@@ -9,6 +9,11 @@ export const KUBECTL = '/usr/local/bin/kubectl'
 export const HELM = '/usr/local/bin/helm'
 /** Where an addon's files from the runner (values file, local chart, manifests) are put on the node. */
 export const ADDONS_DIR = '/etc/kubekey/addons'
+/**
+ * helm's repository list and index cache for the repositories kk-action adds: its own, so the node's
+ * ~/.config/helm is never touched (a repository of the same name there stays as it is) and cleanup removes them.
+ */
+const HELM_REPOSITORIES = [`--repository-config=${ADDONS_DIR}/helm/repositories.yaml`, `--repository-cache=${ADDONS_DIR}/helm/cache`]
 
 /** A file on the runner that the addon's command reads on the node. */
 export interface AddonFile {
@@ -53,7 +58,8 @@ export function addonSteps(config: ClusterConfig, addon: Addon): AddonSteps {
     const ref = chartReference(config, addon, files)
     const valuesFile = chart.valuesFile ? sent(config, addon, chart.valuesFile, files.length) : undefined
     if (valuesFile) files.push(valuesFile)
-    if (ref.repoName) commands.push(sh`${HELM} repo add ${ref.repoName} ${ref.repo!}`)
+    // --force-update: a changed repo URL in the config replaces kk-action's own entry on a rerun.
+    if (ref.repoName) commands.push(sh`${HELM} repo add ${ref.repoName} ${ref.repo!} --force-update ${HELM_REPOSITORIES}`)
     commands.push(helmCommand(addon, ref, valuesFile?.remote))
   }
   const yamlPaths = addon.sources.yaml?.path ?? []
@@ -104,7 +110,7 @@ export function chartSourceProblem(chart: { name: string; repo?: string; path?: 
   if (repoName) {
     return {
       problem: `chart ${chart.name} is looked up in the helm repository "${repoName}", and sources.chart.repo gives no URL for it`,
-      hint: `Set sources.chart.repo to the URL of the ${repoName} repository (kk-action runs \`helm repo add ${repoName} URL\` on the first control plane), or give a packaged chart in path`,
+      hint: `Set sources.chart.repo to the URL of the ${repoName} repository (kk-action adds it on the first control plane as helm repo add ${repoName} URL does), or give a packaged chart in path`,
     }
   }
   return { problem: `chart ${chart.name} has neither a repo nor a path`, hint: 'Give the chart repository URL in repo, or a packaged chart in path' }
@@ -118,6 +124,7 @@ function helmCommand(addon: Addon, ref: ChartReference, valuesFile: string | und
   if (valuesFile) args.push('--values', valuesFile)
   for (const value of chart.values ?? []) args.push('--set', value)
   if (chart.wait) args.push('--wait')
+  if (ref.repoName) args.push(...HELM_REPOSITORIES)
   args.push('--kubeconfig', ADMIN_CONF)
   return sh`${HELM} ${args}`
 }

@@ -2,8 +2,8 @@
  * The commands the addons module sends, run through the helm test double (which resolves a chart reference
  * the way helm's LocateChart does): a `repo/chart` name works only after `helm repo add` of that repo.
  */
-import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
@@ -64,7 +64,21 @@ describe('addon charts through the helm double', () => {
   it('a repo/chart name with sources.chart.repo: the repo is added under its name, then the chart installed', () => {
     expect(run({ name: 'cache', namespace: 'db', sources: { chart: { name: 'bitnami/redis', repo: 'https://charts.example.test/bitnami', version: '19.0.1' } } }))
       .toBe('installed')
-    expect(execFileSync('cat', [join(state, 'helm-repositories')], { encoding: 'utf8' })).toBe('bitnami https://charts.example.test/bitnami\n')
+    const listed = onNode(`${HELM} repo list --repository-config=/etc/kubekey/addons/helm/repositories.yaml`)
+    expect(listed.stdout).toBe('NAME\tURL\nbitnami\thttps://charts.example.test/bitnami\n')
+    // the node's own helm repositories (~/.config/helm) are not touched
+    expect(existsSync(join(state, 'helm-repositories'))).toBe(false)
+  })
+
+  it('a repository of the same name the node\'s own helm has, with another URL, stays as it is', () => {
+    runHelm('repo', 'add', 'bitnami', 'https://mirror.corp.test/bitnami')
+    expect(run({ name: 'cache', sources: { chart: { name: 'bitnami/redis', repo: 'https://charts.example.test/bitnami' } } })).toBe('installed')
+    expect(runHelm('repo', 'list').stdout).toBe('NAME\tURL\nbitnami\thttps://mirror.corp.test/bitnami\n')
+  })
+
+  it('a changed repo URL in the config replaces kk-action\'s own entry on a rerun', () => {
+    expect(run({ name: 'cache', sources: { chart: { name: 'bitnami/redis', repo: 'https://a.example.test/bitnami' } } })).toBe('installed')
+    expect(run({ name: 'cache', sources: { chart: { name: 'bitnami/redis', repo: 'https://b.example.test/bitnami' } } })).toBe('installed')
   })
 
   it('a rerun of the same addon still installs (repo add of the same repo again is no error)', () => {
