@@ -10,6 +10,8 @@ import { firstProblemAsError, sortIssues } from './issues.js'
 import { removeFields, unknownFieldNotice } from './unknown-fields.js'
 import { normalizeSpec } from './normalize.js'
 import { checkCluster, controlPlaneEndpointNotices } from './checks.js'
+import { checkKubeletArgs } from './checks-kubelet.js'
+import { checkNetworkAndAddons } from './checks-network.js'
 import { applyOverrides } from './overrides.js'
 import { findUnusedFields } from './unused.js'
 import { formatPath } from './field-path.js'
@@ -39,6 +41,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const config = normalizeSpec(parsed.spec, parsed.metadata?.name || DEFAULT_CLUSTER_NAME, source)
   checkCluster(config, source)
   notices.push(...applyOverrides(config, options.overrides ?? {}))
+  // After the overrides: a version or plugin given as an input decides these as much as the file does.
+  checkNetworkAndAddons(config, source)
+  checkKubeletArgs(config, source)
   notices.push(...controlPlaneEndpointNotices(config), ...containerManagerNotices(config))
   config.unusedFields = findUnusedFields(config.spec)
   if (config.unusedFields.length > 0) notices.push(unusedFieldsNotice(config))

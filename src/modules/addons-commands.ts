@@ -9,6 +9,11 @@ export const KUBECTL = '/usr/local/bin/kubectl'
 export const HELM = '/usr/local/bin/helm'
 /** Where an addon's files from the runner (values file, local chart, manifests) are put on the node. */
 export const ADDONS_DIR = '/etc/kubekey/addons'
+/**
+ * helm's repository list and index cache for the repositories kk-action adds: its own, so the node's
+ * ~/.config/helm is never touched (a repository of the same name there stays as it is) and cleanup removes them.
+ */
+const HELM_REPOSITORIES = [`--repository-config=${ADDONS_DIR}/helm/repositories.yaml`, `--repository-cache=${ADDONS_DIR}/helm/cache`]
 
 /** A file on the runner that the addon's command reads on the node. */
 export interface AddonFile {
@@ -53,6 +58,8 @@ export function addonSteps(config: ClusterConfig, addon: Addon): AddonSteps {
     const ref = chartReference(config, addon, files)
     const valuesFile = chart.valuesFile ? sent(config, addon, chart.valuesFile, files.length) : undefined
     if (valuesFile) files.push(valuesFile)
+    // --force-update: a changed repo URL in the config replaces kk-action's own entry on a rerun.
+    if (ref.repoName) commands.push(sh`${HELM} repo add ${ref.repoName} ${ref.repo!} --force-update ${HELM_REPOSITORIES}`)
     commands.push(helmCommand(addon, ref, valuesFile?.remote))
   }
   const yamlPaths = addon.sources.yaml?.path ?? []
@@ -67,6 +74,15 @@ export function addonSteps(config: ClusterConfig, addon: Addon): AddonSteps {
 interface ChartReference {
   chart: string
   repo?: string
+  /** For a `REPO/CHART` name: helm finds the chart through a repository added under that name. */
+  repoName?: string
+}
+
+/** `bitnami/redis` → `bitnami`: the repository helm looks the chart up in (oci:// and URLs name none). */
+export function chartRepoName(name: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return undefined
+  const slash = name.indexOf('/')
+  return slash > 0 ? name.slice(0, slash) : undefined
 }
 
 function chartReference(config: ClusterConfig, addon: Addon, files: AddonFile[]): ChartReference {
@@ -80,21 +96,35 @@ function chartReference(config: ClusterConfig, addon: Addon, files: AddonFile[])
     files.push(file)
     return { chart: file.remote }
   }
-  if (!chart.repo && !chart.name.includes('/') && !chart.name.startsWith('oci://')) {
-    throw new UserError(`addon ${addon.name}: chart ${chart.name} has neither a repo nor a path`,
-      { file: config.file, field: 'spec.addons.sources.chart.repo' }, 'Give the chart repository URL in repo, or a packaged chart in path')
+  const problem = chartSourceProblem(chart)
+  if (problem) throw new UserError(`addon ${addon.name}: ${problem.problem}`, { file: config.file, field: 'spec.addons.sources.chart.repo' }, problem.hint)
+  const repoName = chartRepoName(chart.name)
+  // helm looks a name up in --repo's index as it is, where no chart name holds a "/": REPO/CHART needs `repo add`.
+  return repoName ? { chart: chart.name, repo: chart.repo, repoName } : { chart: chart.name, repo: chart.repo }
+}
+
+/** Why helm could not find a chart that has no path (checked when the config is loaded), or undefined. */
+export function chartSourceProblem(chart: { name: string; repo?: string; path?: string }): { problem: string; hint: string } | undefined {
+  if (chart.path || chart.repo || /^oci:\/\//.test(chart.name)) return undefined
+  const repoName = chartRepoName(chart.name)
+  if (repoName) {
+    return {
+      problem: `chart ${chart.name} is looked up in the helm repository "${repoName}", and sources.chart.repo gives no URL for it`,
+      hint: `Set sources.chart.repo to the URL of the ${repoName} repository (kk-action adds it on the first control plane as helm repo add ${repoName} URL does), or give a packaged chart in path`,
+    }
   }
-  return { chart: chart.name, repo: chart.repo }
+  return { problem: `chart ${chart.name} has neither a repo nor a path`, hint: 'Give the chart repository URL in repo, or a packaged chart in path' }
 }
 
 function helmCommand(addon: Addon, ref: ChartReference, valuesFile: string | undefined): Command {
   const chart = addon.sources.chart!
   const args: string[] = ['upgrade', '--install', addon.name, ref.chart, '--namespace', addon.namespace ?? 'default', '--create-namespace']
-  if (ref.repo) args.push('--repo', ref.repo)
+  if (ref.repo && !ref.repoName) args.push('--repo', ref.repo)
   if (chart.version) args.push('--version', chart.version)
   if (valuesFile) args.push('--values', valuesFile)
   for (const value of chart.values ?? []) args.push('--set', value)
   if (chart.wait) args.push('--wait')
+  if (ref.repoName) args.push(...HELM_REPOSITORIES)
   args.push('--kubeconfig', ADMIN_CONF)
   return sh`${HELM} ${args}`
 }

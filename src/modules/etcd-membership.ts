@@ -62,3 +62,11 @@ export function foreignMembersMessage(strangers: Member[]): string {
   return `the etcd cluster has member(s) that are not etcd hosts in the config: ${described}. ` +
     'Add those hosts to roleGroups.etcd, or remove the members with `etcdctl member remove <id>`'
 }
+
+/**
+ * The initial cluster a joining member starts with: the current members, itself named as the config names it.
+ * etcd matches each member's whole set of peer URLs, so a name is repeated for each of its URLs.
+ */
+export function joiningInitialCluster(members: Member[], ownPeer: string, ownName: string): string {
+  return members.flatMap((m) => m.peerUrls.map((url) => `${m.peerUrls.includes(ownPeer) ? ownName : m.name}=${url}`)).join(',')
+}

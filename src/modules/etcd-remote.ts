@@ -96,15 +96,15 @@ export interface Member {
   clientUrls: string[]
 }
 
-/** Parses `etcdctl member list` (simple format: id, status, name, peer URLs, client URLs[, is learner]). */
+/**
+ * Parses `etcdctl member list` (simple format: id, status, name, peer URLs, client URLs[, is learner]).
+ * etcdctl joins the fields with ", " and a member's URLs with a bare ",".
+ */
 export function parseMemberList(stdout: string): Member[] {
+  const urls = (field: string | undefined) => (field ?? '').split(',').map((url) => url.trim()).filter(Boolean)
   return stdout.split('\n').filter((line) => line.trim()).map((line) => {
-    const [id, status, name, peers, clients] = line.split(',').map((field) => field.trim())
-    return {
-      id, started: status === 'started', name,
-      peerUrls: peers ? peers.split(' ').filter(Boolean) : [],
-      clientUrls: clients ? clients.split(' ').filter(Boolean) : [],
-    }
+    const [id, status, name, peers, clients] = line.trim().split(', ').map((field) => field.trim())
+    return { id, started: status === 'started', name, peerUrls: urls(peers), clientUrls: urls(clients) }
   })
 }
 

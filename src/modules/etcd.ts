@@ -9,7 +9,7 @@ import {
   ETCD_UNIT, ETCD_UNIT_FILE, etcdPorts, memberName, peerUrl, renderBackupScript, renderBackupService, renderBackupTimer,
   renderEtcdEnv, type Bootstrap,
 } from './etcd-config.js'
-import { decideRoles, foreignMembers, foreignMembersMessage, type MemberRole } from './etcd-membership.js'
+import { decideRoles, foreignMembers, foreignMembersMessage, joiningInitialCluster, type MemberRole } from './etcd-membership.js'
 import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
 import { defineModule } from './module.js'
 import { clearPendingRestart, ensureServiceState, installFromArchive, putFile, putFiles, requestRestart } from './steps.js'
@@ -205,8 +205,7 @@ async function joinMember(run: EtcdRun, t: TaskContext): Promise<void> {
     t.changed()
     members = await listMembers(t, endpoints)
   }
-  const initialCluster = members.map((m) => `${m.peerUrls.includes(ownPeer) ? memberName(t.host) : m.name}=${m.peerUrls[0]}`)
-  await writeMemberConfig(run, t, { state: 'existing', initialCluster: initialCluster.join(',') })
+    await writeMemberConfig(run, t, { state: 'existing', initialCluster: joiningInitialCluster(members, ownPeer, memberName(t.host)) })
   await t.exec(raw(run.state(t.host).active ? 'systemctl restart --no-block etcd' : 'systemctl start --no-block etcd'))
   t.changed()
   await waitForLocalHealth(run, t)

@@ -1,3 +1,4 @@
+import { kubernetesMinor } from '../artifacts/catalog.js'
 import type { Host } from '../config/types.js'
 import { UserError } from '../errors.js'
 import { sh } from '../nodes/quote.js'
@@ -9,6 +10,7 @@ import {
   ADMIN_CONF, controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBECTL, renderInitConfig, type ExternalEtcd,
 } from './kubeadm-config.js'
 import { parseInitOutput, registerCredentials } from './kubeadm-join.js'
+import { kubeVipBackToAdminConf, kubeVipNeedsSuperAdmin } from './lb-kube-vip.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
 import { putFile, putFiles } from './steps.js'
 
@@ -118,6 +120,9 @@ function initTasks(ctx: PlanContext): Task[] {
     { name: 'look for an existing cluster', timeoutMs: 3 * 60_000, run: step(inspectCluster) },
     { name: 'write the kubeadm configuration', retries: 2, run: step(writeConfig) },
     { name: 'kubeadm init', retries: 1, retryDelayMs: 5000, timeoutMs: 20 * 60_000, run: step(init) },
+    ...(kubeVipNeedsSuperAdmin(ctx.config, Number(kubernetesMinor(ctx.config.kubernetes.version).split('.')[1]))
+      ? [{ name: 'kube-vip reads admin.conf after init', retries: 2, run: kubeVipBackToAdminConf }]
+      : []),
   ]
 }
 

@@ -1,6 +1,9 @@
 import type { ClusterConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
+import { sh } from '../nodes/quote.js'
+import type { TaskContext } from '../pipeline/types.js'
 import { kubekeyImage } from './lb-images.js'
+import { putFile } from './steps.js'
 
 export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml'
 // KubeKey v3.1's kube-vip image.
@@ -17,13 +20,60 @@ export function virtualAddress(config: ClusterConfig): string {
   return address
 }
 
+const ADMIN_CONF = '/etc/kubernetes/admin.conf'
+const SUPER_ADMIN_CONF = '/etc/kubernetes/super-admin.conf'
+
 /**
  * The kubeconfig kube-vip reads. From Kubernetes 1.29 kubeadm init writes an admin.conf whose rights are only
  * granted once init has finished, yet the VIP must answer during init: the first control plane uses
- * super-admin.conf (as kube-vip documents); the others join later, when admin.conf works.
+ * super-admin.conf (kube-vip#684) until init is done; the others join later, when admin.conf works.
  */
 export function kubeVipKubeconfig(kubernetesMinor: number, firstControlPlane: boolean): string {
-  return firstControlPlane && kubernetesMinor >= 29 ? '/etc/kubernetes/super-admin.conf' : '/etc/kubernetes/admin.conf'
+  return firstControlPlane && kubernetesMinor >= 29 ? SUPER_ADMIN_CONF : ADMIN_CONF
+}
+
+/** Whether kube-vip reads super-admin.conf during this cluster's init (so must be switched back after it). */
+export function kubeVipNeedsSuperAdmin(config: ClusterConfig, kubernetesMinor: number): boolean {
+  return config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip' && kubernetesMinor >= 29
+}
+
+/**
+ * On the host that ran init: kube-vip reads admin.conf again once init has bound it to cluster-admin, so the
+ * break-glass super-admin.conf stays unused, as kube-vip's and Cluster API's practice is. The kubelet
+ * recreates the pod from the changed manifest. A manifest that already names admin.conf is left alone.
+ */
+export async function kubeVipBackToAdminConf(t: TaskContext): Promise<void> {
+  const current = await t.exec(sh`cat ${KUBE_VIP_MANIFEST}`, { allowFailure: true })
+  if (current.code !== 0 || !current.stdout.includes(`path: ${SUPER_ADMIN_CONF}`)) return
+  const manifest = current.stdout.replaceAll(`path: ${SUPER_ADMIN_CONF}`, `path: ${ADMIN_CONF}`)
+  if (!(await putFile(t, KUBE_VIP_MANIFEST, manifest, 0o600))) return
+  t.changed()
+  await vipAnswersAgain(t)
+}
+
+/** The recreated pod takes the VIP back within seconds; the joins that follow dial it. */
+async function vipAnswersAgain(t: TaskContext, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const health = await t.exec(sh`/usr/local/bin/kubectl --kubeconfig ${ADMIN_CONF} --request-timeout=5s get --raw /healthz`, { allowFailure: true, timeoutMs: 20_000 })
+    if (health.code === 0) return
+    if (Date.now() > deadline) {
+      throw new Error(`kube-vip on ${t.host.name} was switched to ${ADMIN_CONF} and the API server has not answered at the VIP for ${timeoutMs / 1000}s: ` +
+        `${(health.stderr || health.stdout).trim().split('\n').pop() ?? ''} (look at the kube-vip pod: crictl ps -a --name kube-vip)`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+  }
+}
+
+/**
+ * The kubeconfig for the manifest the load-balancer module writes now: on a rerun against an initialised
+ * first control plane (admin.conf exists), admin.conf, so a rerun does not flip kube-vip back and forth.
+ */
+export async function kubeVipKubeconfigOnHost(t: TaskContext, kubernetesMinor: number, firstControlPlane: boolean): Promise<string> {
+  const wanted = kubeVipKubeconfig(kubernetesMinor, firstControlPlane)
+  if (wanted === ADMIN_CONF) return wanted
+  const initialised = (await t.exec(sh`test -f ${ADMIN_CONF}`, { allowFailure: true })).code === 0
+  return initialised ? ADMIN_CONF : wanted
 }
 
 /**

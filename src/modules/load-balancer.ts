@@ -2,7 +2,7 @@ import { kubernetesMinor } from '../artifacts/catalog.js'
 import { sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { HAPROXY_CFG, HAPROXY_MANIFEST, renderHaproxyConfig, renderHaproxyManifest } from './lb-haproxy.js'
-import { KUBE_VIP_MANIFEST, kubeVipKubeconfig, renderKubeVipManifest, virtualAddress } from './lb-kube-vip.js'
+import { KUBE_VIP_MANIFEST, kubeVipKubeconfigOnHost, renderKubeVipManifest, virtualAddress } from './lb-kube-vip.js'
 import { defineModule } from './module.js'
 import { putFile } from './steps.js'
 
@@ -36,7 +36,7 @@ async function writeKubeVip(t: TaskContext): Promise<void> {
   const iface = await interfaceOf(t, t.host.internalAddress)
   const minor = Number(kubernetesMinor(t.config.kubernetes.version).split('.')[1])
   const first = t.host.name === t.config.roleGroups['control-plane'][0]
-  const manifest = renderKubeVipManifest(t.config, iface, kubeVipKubeconfig(minor, first))
+  const manifest = renderKubeVipManifest(t.config, iface, await kubeVipKubeconfigOnHost(t, minor, first))
   if (await putFile(t, KUBE_VIP_MANIFEST, manifest, 0o600)) t.changed()
 }
 

@@ -20,6 +20,21 @@ export interface NetworkRelease {
   values: Record<string, unknown>
   /** In order: calico's operator creates calico-system's workloads only after it is up. */
   workloads: Workload[]
+  /** Objects applied in the release's namespace before the chart is installed (kubectl apply). */
+  manifests: Array<{ name: string; object: Record<string, unknown> }>
+}
+
+/** `kubernetes.disableKubeProxy: true`: kubeadm skips kube-proxy, so the plugin must route Services itself. */
+export function kubeProxyDisabled(config: ClusterConfig): boolean {
+  return config.kubernetes.extra.disableKubeProxy === true
+}
+
+/**
+ * Where pods on the host network reach the API server without a Service: the control-plane endpoint, whose
+ * domain every node resolves through its /etc/hosts (the VIP, the local haproxy or a control plane).
+ */
+export function apiServerEndpoint(config: ClusterConfig): { host: string; port: number } {
+  return { host: config.controlPlaneEndpoint.domain, port: config.controlPlaneEndpoint.port }
 }
 
 const CALICO_MODES = ['Always', 'CrossSubnet', 'Never'] as const
@@ -98,6 +113,8 @@ function calicoRelease(config: ClusterConfig): NetworkRelease {
     }],
     ...(typeof settings.vethMTU === 'number' && settings.vethMTU > 0 ? { mtu: settings.vethMTU } : {}),
     ...(detection ? { nodeAddressAutodetectionV4: detection } : {}),
+    // Without kube-proxy only calico's eBPF data plane implements Services.
+    ...(kubeProxyDisabled(config) ? { linuxDataplane: 'BPF' } : {}),
   }
   return {
     plugin: 'calico',
@@ -120,11 +137,39 @@ function calicoRelease(config: ClusterConfig): NetworkRelease {
       { kind: 'daemonset', name: 'calico-node', namespace: 'calico-system' },
       { kind: 'deployment', name: 'calico-kube-controllers', namespace: 'calico-system' },
     ],
+    manifests: kubeProxyDisabled(config) ? [calicoServicesEndpoint(config)] : [],
   }
+}
+
+/**
+ * The operator and calico-node read the API server's address from this ConfigMap instead of the kubernetes
+ * Service, which nothing routes before calico's eBPF data plane runs. It must exist before the operator starts.
+ */
+function calicoServicesEndpoint(config: ClusterConfig): NetworkRelease['manifests'][number] {
+  const { host, port } = apiServerEndpoint(config)
+  return {
+    name: 'kubernetes-services-endpoint',
+    object: {
+      apiVersion: 'v1', kind: 'ConfigMap',
+      metadata: { name: 'kubernetes-services-endpoint', namespace: 'tigera-operator' },
+      data: { KUBERNETES_SERVICE_HOST: host, KUBERNETES_SERVICE_PORT: String(port) },
+    },
+  }
+}
+
+/** flannel routes pods only; Services stay kube-proxy's job, so it cannot run without it. */
+export const FLANNEL_NEEDS_KUBE_PROXY = {
+  problem: 'network.plugin flannel needs kube-proxy, and kubernetes.disableKubeProxy is true',
+  hint: 'flannel does not implement Services: keep kube-proxy (remove disableKubeProxy), or use cilium or calico, which replace it',
+}
+
+function flannelNeedsKubeProxy(file: string): UserError {
+  return new UserError(FLANNEL_NEEDS_KUBE_PROXY.problem, { file, field: 'spec.kubernetes.disableKubeProxy' }, FLANNEL_NEEDS_KUBE_PROXY.hint)
 }
 
 /** flannel's chart with the pod CIDR and KubeKey's flannel.backendMode (default vxlan). */
 function flannelRelease(config: ClusterConfig): NetworkRelease {
+  if (kubeProxyDisabled(config)) throw flannelNeedsKubeProxy(config.file)
   const backend = pluginSettings(config, 'flannel').backendMode ?? 'vxlan'
   if (!(FLANNEL_BACKENDS as readonly unknown[]).includes(backend)) {
     throw new UserError(`network.flannel.backendMode is "${String(backend)}"`, { file: config.file, field: 'spec.network.flannel.backendMode' },
@@ -137,6 +182,7 @@ function flannelRelease(config: ClusterConfig): NetworkRelease {
     privilegedNamespace: true,
     values: { podCidr: ipv4PodCIDR(config), flannel: { backend } },
     workloads: [{ kind: 'daemonset', name: 'kube-flannel-ds', namespace: 'kube-flannel' }],
+    manifests: [],
   }
 }
 
@@ -151,12 +197,23 @@ function ciliumRelease(config: ClusterConfig): NetworkRelease {
       ipam: { mode: 'cluster-pool', operator: { clusterPoolIPv4PodCIDRList: [ipv4PodCIDR(config)], clusterPoolIPv4MaskSize: 24 } },
       // The operator's replicas refuse to share a node, so a second one would never schedule on one node.
       operator: { replicas: Math.min(2, kubernetesNodes(config)) },
+      ...(kubeProxyDisabled(config) ? ciliumWithoutKubeProxy(config) : {}),
     },
     workloads: [
       { kind: 'daemonset', name: 'cilium', namespace: 'kube-system' },
       { kind: 'deployment', name: 'cilium-operator', namespace: 'kube-system' },
     ],
+    manifests: [],
   }
+}
+
+/**
+ * Cilium replaces kube-proxy and reaches the API server directly (the kubernetes Service needs the replacement
+ * first). "true" is the chart's value for 1.15 and later, where the older strict/partial were removed.
+ */
+function ciliumWithoutKubeProxy(config: ClusterConfig): Record<string, unknown> {
+  const { host, port } = apiServerEndpoint(config)
+  return { kubeProxyReplacement: 'true', k8sServiceHost: host, k8sServicePort: port }
 }
 
 /** Hosts that run a kubelet (control planes and workers; etcd-only hosts do not). */

@@ -55,19 +55,23 @@ async function installChart(t: TaskContext, release: NetworkRelease): Promise<vo
   const values = `${NETWORK_DIR}/${release.plugin}-values.yaml`
   const stamp = `${NETWORK_DIR}/${release.plugin}.applied`
   const valuesText = stringify(release.values)
-  const applied = createHash('sha256').update(`${artifact.sha256}\n${valuesText}`).digest('hex')
+  const manifests = release.manifests.map((m) => ({ path: `${NETWORK_DIR}/${release.plugin}-${m.name}.yaml`, text: stringify(m.object) }))
+  const applied = createHash('sha256').update([artifact.sha256, valuesText, ...manifests.map((m) => m.text)].join('\n')).digest('hex')
 
   const chartChanged = (await t.upload(path, chart, { mode: 0o644, sha256: artifact.sha256 })).changed
-  const valuesChanged = await putFile(t, values, valuesText, 0o600)
+  let valuesChanged = await putFile(t, values, valuesText, 0o600)
+  for (const manifest of manifests) valuesChanged = (await putFile(t, manifest.path, manifest.text, 0o600)) || valuesChanged
   const state = await releaseState(t, release)
   const stamped = (await t.exec(sh`grep -qx ${applied} ${stamp}`, { allowFailure: true })).code === 0
   if (stamped && state === 'deployed' && !chartChanged && !valuesChanged) return
 
   await recoverStuckRelease(t, release, state)
+  if (release.privilegedNamespace || manifests.length > 0) await t.exec(ensureNamespace(release.namespace))
   if (release.privilegedNamespace) {
-    await t.exec(ensureNamespace(release.namespace))
     await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} label --overwrite namespace ${release.namespace} pod-security.kubernetes.io/enforce=privileged`)
   }
+  // Before the chart: what its pods read when they start (calico's operator reads its ConfigMap only then).
+  for (const manifest of manifests) await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} apply -f ${manifest.path}`)
   await t.exec(sh`${HELM} upgrade --install ${release.release} ${chart} --namespace ${release.namespace} --create-namespace --values ${values} --kubeconfig ${ADMIN_CONF}`,
     { timeoutMs: 5 * 60_000 })
   await t.exec(sh`printf '%s\n' ${applied} > ${stamp}`)

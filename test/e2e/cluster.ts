@@ -11,6 +11,8 @@ export interface ClusterFileOptions {
   extraSpec?: string
   /** The `network:` block's body, indented by four spaces; default `plugin: none`. */
   network?: string
+  /** More lines of the `kubernetes:` block, indented by four spaces. */
+  kubernetesExtra?: string
 }
 
 /** A KubeKey cluster config for the test nodes: first hosts control planes + etcd, every node a worker. */
@@ -33,6 +35,7 @@ ${nodes.nodes.map((n) => `  - {name: ${n.name}, address: ${n.address}, internalA
     version: ${options.kubernetesVersion ?? 'v1.30.1'}
     containerManager: ${options.containerManager ?? 'containerd'}
     proxyMode: iptables
+${options.kubernetesExtra ?? ''}
   etcd:
     type: ${options.etcdType ?? 'kubekey'}
   network:

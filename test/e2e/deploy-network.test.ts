@@ -58,6 +58,12 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
         version: 1.2.3
         valuesFile: addons/values.yaml
         values: [service.type=NodePort]
+  - name: cache
+    namespace: db
+    sources:
+      chart:
+        name: bitnami/redis
+        repo: https://charts.example.test/bitnami
   - name: extra
     namespace: tools
     sources:
@@ -110,6 +116,15 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
       "'--version' '1.2.3'", "'--set' 'service.type=NodePort'", "'--kubeconfig' '/etc/kubernetes/admin.conf'"]) expect(install).toContain(part)
     const values = await onNode(nodes.nodes[0].name, 'cat /var/log/kk-doubles/files/*-helm-*values.yaml')
     expect(values.stdout).toContain('replicaCount: 2')
+  })
+
+  it('the repo/chart addon: helm repo add of its repository, then the chart installed by that name', async () => {
+    const log = (await onNode(nodes.nodes[0].name, 'cat /var/log/kk-doubles/helm.log')).stdout.split('\n')
+    const add = log.findIndex((line) => line.includes("'repo' 'add' 'bitnami' 'https://charts.example.test/bitnami'"))
+    const install = log.findIndex((line) => line.includes("'upgrade' '--install' 'cache' 'bitnami/redis'"))
+    expect(add).toBeGreaterThanOrEqual(0)
+    expect(install).toBeGreaterThan(add)
+    expect(log[install]).not.toContain("'--repo'")
   })
 
   it('the yaml addon became kubectl apply of the sent file in its namespace', async () => {
@@ -207,5 +222,27 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
     expect(values).toEqual({ ipam: { mode: 'cluster-pool', operator: { clusterPoolIPv4PodCIDRList: ['10.88.0.0/16'], clusterPoolIPv4MaskSize: 24 } }, operator: { replicas: 2 } })
     const rollouts = (await onNode(first(), 'cat /var/log/kk-doubles/kubectl.log')).stdout.split('\n').filter((line) => line.includes("'rollout'"))
     expect(rollouts.slice(-2).map((line) => /'(daemonset|deployment)\/[^']+'/.exec(line)?.[0])).toEqual(["'daemonset/cilium'", "'deployment/cilium-operator'"])
+  }, 600_000)
+
+  it('calico without kube-proxy: the kubernetes-services-endpoint ConfigMap is applied before the chart, which runs the eBPF data plane', async () => {
+    mkdirSync(join(dir, 'nokp'))
+    const nokp = writeClusterFile(join(dir, 'nokp'), nodes, mirror, {
+      controlPlanes: 2, etcdType: 'kubeadm', kubernetesExtra: '    disableKubeProxy: true', network: '    plugin: calico\n    kubePodsCIDR: 10.77.0.0/16',
+    })
+    const result = await runCli([
+      'deploy', '-f', nokp, '--known-hosts', nodes.knownHostsPath, '--mirror', server.url, '--checksums', mirror.checksumsFile,
+      '--artifacts-dir', join(dir, 'artifacts'), '--logs', join(dir, 'logs-nokp'), ...SKIPPED.flatMap((id) => ['--skip', id]), '--until', 'network',
+    ], { timeoutMs: 600_000 })
+    expect(result.status, result.stderr.slice(-3000)).toBe(0)
+    // The doubles number every input file they copy in one sequence: the ConfigMap's copy is older than the values'.
+    const listing = (await onNode(first(), 'ls /var/log/kk-doubles/files')).stdout.split('\n')
+    const seq = (pattern: RegExp) => Math.max(...listing.filter((f) => pattern.test(f)).map((f) => Number(f.split('-')[0])))
+    const configMap = seq(/-kubectl-calico-kubernetes-services-endpoint\.yaml$/)
+    expect(configMap).toBeGreaterThanOrEqual(0)
+    expect(seq(/-helm-calico-values\.yaml$/)).toBeGreaterThan(configMap)
+    const applied = parse((await onNode(first(), `cat /var/log/kk-doubles/files/${configMap}-kubectl-calico-kubernetes-services-endpoint.yaml`)).stdout)
+    expect(applied).toMatchObject({ kind: 'ConfigMap', metadata: { namespace: 'tigera-operator' }, data: { KUBERNETES_SERVICE_HOST: 'lb.kubesphere.local', KUBERNETES_SERVICE_PORT: '6443' } })
+    const values = parse((await onNode(first(), `ls /var/log/kk-doubles/files/*-helm-calico-values.yaml | sort -n -t/ -k6 | tail -1 | xargs cat`)).stdout)
+    expect(values.installation.calicoNetwork.linuxDataplane).toBe('BPF')
   }, 600_000)
 })

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import type { Host } from '../../src/config/types.js'
 import { preparePki, wantedCerts, type PemFiles } from '../../src/modules/etcd-certs.js'
 import { onCalendar, renderBackupScript, renderEtcdEnv } from '../../src/modules/etcd-config.js'
-import { decideRoles, foreignMembers } from '../../src/modules/etcd-membership.js'
+import { decideRoles, foreignMembers, joiningInitialCluster } from '../../src/modules/etcd-membership.js'
 import { decryptOpensslEnc, parseMemberList, type MemberState } from '../../src/modules/etcd-remote.js'
 import { putFiles } from '../../src/modules/steps.js'
 import type { TaskContext } from '../../src/pipeline/types.js'
@@ -126,6 +126,17 @@ describe('etcd remote helpers', () => {
     ])
   })
 
+  it('parses member list lines with several peer and client URLs (etcdctl joins URLs with "," and fields with ", ")', () => {
+    const members = parseMemberList([
+      '8e9e05c52164694d, started, etcd-node1, https://10.0.0.1:2380,https://node1.example:2380, https://10.0.0.1:2379,https://127.0.0.1:2379, false',
+      'a1b2c3d4e5f60718, unstarted, , https://10.0.0.3:2380,https://10.0.0.4:2380, , true',
+    ].join('\n'))
+    expect(members).toEqual([
+      { id: '8e9e05c52164694d', started: true, name: 'etcd-node1', peerUrls: ['https://10.0.0.1:2380', 'https://node1.example:2380'], clientUrls: ['https://10.0.0.1:2379', 'https://127.0.0.1:2379'] },
+      { id: 'a1b2c3d4e5f60718', started: false, name: '', peerUrls: ['https://10.0.0.3:2380', 'https://10.0.0.4:2380'], clientUrls: [] },
+    ])
+  })
+
   it('decrypts what openssl enc -pbkdf2 produced, and refuses plain text', () => {
     const secret = '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n'
     const encrypted = execFileSync('sh', ['-c', `{ printf %s "$1" | openssl enc -aes-256-cbc -pbkdf2 -iter 10000 -md sha256 -salt -pass fd:3; } 3<&0`, 'x', secret],
@@ -176,6 +187,15 @@ describe('etcd membership', () => {
   it('refuses hosts that hold different CAs, naming them', () => {
     expect(() => decideRoles([node1, node2, node3], states({ node1: { caSha256: 'a' }, node2: { caSha256: 'b' }, node3: { caSha256: 'a' } }), ports))
       .toThrow(/different CAs .*node1, node3 \| node2/)
+  })
+
+  it('gives a joining member every peer URL of each member in its initial cluster', () => {
+    const members = parseMemberList([
+      '1, started, etcd-node1, https://10.0.0.1:2380,https://192.168.0.1:2380, https://10.0.0.1:2379, false',
+      '3, unstarted, , https://10.0.0.3:2380, , false',
+    ].join('\n'))
+    expect(joiningInitialCluster(members, 'https://10.0.0.3:2380', 'etcd-node3'))
+      .toBe('etcd-node1=https://10.0.0.1:2380,etcd-node1=https://192.168.0.1:2380,etcd-node3=https://10.0.0.3:2380')
   })
 
   it('finds members whose peer URL is no etcd host of the config', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { networkRelease } from '../../src/modules/network-render.js'
+import type { ClusterConfig } from '../../src/config/types.js'
 import { makeConfig } from '../plan/make-config.js'
 
 const withNetwork = (extra: Record<string, unknown>, overrides: { kubePodsCIDR?: string; privateRegistry?: string } = {}) => {
@@ -90,5 +91,64 @@ describe('cilium', () => {
     const etcdHost = { ...single.hosts[0], name: 'etcd1', address: '10.0.0.99', internalAddress: '10.0.0.99', roles: ['etcd' as const] }
     expect(replicas({ ...single, hosts: [...single.hosts, etcdHost] })).toBe(1)
     expect(replicas(makeConfig({ controlPlanes: 1, workers: 3 }))).toBe(2)
+  })
+})
+
+describe('kubernetes.disableKubeProxy: the plugin routes Services and reaches the API server directly', () => {
+  const noKubeProxy = (): ClusterConfig => {
+    const config = withNetwork({})
+    return { ...config, kubernetes: { ...config.kubernetes, extra: { disableKubeProxy: true } } }
+  }
+
+  it('cilium replaces kube-proxy and talks to the control-plane endpoint', () => {
+    expect(networkRelease(noKubeProxy(), 'cilium').values).toMatchObject({ kubeProxyReplacement: 'true', k8sServiceHost: 'lb.kubesphere.local', k8sServicePort: 6443 })
+    expect(networkRelease(withNetwork({}), 'cilium').values).not.toHaveProperty('kubeProxyReplacement')
+  })
+
+  it('calico runs its eBPF data plane and gets the kubernetes-services-endpoint ConfigMap in tigera-operator, applied before the chart', () => {
+    const release = networkRelease(noKubeProxy(), 'calico')
+    expect((release.values as { installation: { calicoNetwork: Record<string, unknown> } }).installation.calicoNetwork.linuxDataplane).toBe('BPF')
+    expect(release.manifests).toEqual([{
+      name: 'kubernetes-services-endpoint',
+      object: {
+        apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubernetes-services-endpoint', namespace: 'tigera-operator' },
+        data: { KUBERNETES_SERVICE_HOST: 'lb.kubesphere.local', KUBERNETES_SERVICE_PORT: '6443' },
+      },
+    }])
+    const withProxy = networkRelease(withNetwork({}), 'calico')
+    expect(withProxy.manifests).toEqual([])
+    expect((withProxy.values as { installation: { calicoNetwork: Record<string, unknown> } }).installation.calicoNetwork).not.toHaveProperty('linuxDataplane')
+  })
+
+  it('flannel cannot work without kube-proxy: refused, naming disableKubeProxy', () => {
+    expect(() => networkRelease(noKubeProxy(), 'flannel')).toThrow(/spec\.kubernetes\.disableKubeProxy: network\.plugin flannel needs kube-proxy/)
+  })
+})
+
+describe('cilium values against the chart\'s values.schema.json (helm refuses values that do not match it)', () => {
+  // The types of the keys kk-action sets, as cilium's install/kubernetes/cilium/values.schema.json declares them.
+  // This check is the test's, not the helm double's: the double has no copy of the chart's schema.
+  const SCHEMA: Record<string, string[]> = {
+    'ipam.mode': ['string'],
+    'ipam.operator.clusterPoolIPv4PodCIDRList': ['array', 'string'],
+    'ipam.operator.clusterPoolIPv4MaskSize': ['integer'],
+    'operator.replicas': ['integer'],
+    kubeProxyReplacement: ['string', 'boolean'],
+    k8sServiceHost: ['string'],
+    k8sServicePort: ['string', 'integer'],
+  }
+  const typeOf = (value: unknown) => Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value
+  const leaves = (value: unknown, prefix = ''): Array<[string, unknown]> =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.entries(value).flatMap(([key, inner]) => leaves(inner, prefix ? `${prefix}.${key}` : key))
+      : [[prefix, value]]
+
+  it.each([false, true])('every key set (disableKubeProxy %s) is in the schema with a type it allows', (disabled) => {
+    const config = withNetwork({})
+    const values = networkRelease({ ...config, kubernetes: { ...config.kubernetes, extra: { disableKubeProxy: disabled } } }, 'cilium').values
+    for (const [path, value] of leaves(values)) {
+      expect(SCHEMA[path], `${path} is not a key kk-action checked against cilium's schema`).toBeDefined()
+      expect(SCHEMA[path], path).toContain(typeOf(value))
+    }
   })
 })
