@@ -30,12 +30,22 @@ export function kubeadmApiVersion(kubernetesVersion: string): KubeadmApiVersion 
   return 'kubeadm.k8s.io/v1beta2'
 }
 
+/**
+ * kubeadm before 1.24 (constants.DefaultDockerCRISocket) takes the built-in dockershim only when criSocket is this
+ * exact string; any other form, `unix://` included, is a remote CRI to it (crictl preflight, --container-runtime=remote).
+ */
+export const DOCKERSHIM_SOCKET = '/var/run/dockershim.sock'
+
 /** The CRI endpoint kubelet and kubeadm talk to: containerd, cri-dockerd (docker since 1.24) or dockershim. */
 export function criSocket(config: ClusterConfig): string {
+  const dockershim = !atLeast(config.kubernetes.version, 'v1.24.0')
   const override = config.kubernetes.extra.containerRuntimeEndpoint
-  if (typeof override === 'string' && override) return override.includes('://') ? override : `unix://${override}`
+  if (typeof override === 'string' && override) {
+    if (dockershim && override.replace(/^unix:\/\//, '') === DOCKERSHIM_SOCKET) return DOCKERSHIM_SOCKET
+    return override.includes('://') ? override : `unix://${override}`
+  }
   if (config.kubernetes.containerManager === 'containerd') return 'unix:///run/containerd/containerd.sock'
-  return atLeast(config.kubernetes.version, 'v1.24.0') ? 'unix:///run/cri-dockerd.sock' : 'unix:///var/run/dockershim.sock'
+  return dockershim ? DOCKERSHIM_SOCKET : 'unix:///run/cri-dockerd.sock'
 }
 
 /** `domain:port` of controlPlaneEndpoint: what every node (through /etc/hosts) and kubeadm use. */

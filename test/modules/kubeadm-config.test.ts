@@ -205,7 +205,12 @@ describe('CRI socket', () => {
   it('containerd; cri-dockerd for docker from 1.24; dockershim before; containerRuntimeEndpoint wins', () => {
     expect(criSocket(makeConfig({ containerManager: 'containerd' }))).toBe('unix:///run/containerd/containerd.sock')
     expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.24.17' }))).toBe('unix:///run/cri-dockerd.sock')
-    expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.23.17' }))).toBe('unix:///var/run/dockershim.sock')
+    // kubeadm before 1.24 recognises dockershim only by this exact string; unix:// makes it a remote CRI.
+    expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.23.17' }))).toBe('/var/run/dockershim.sock')
+    expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.20.2' }))).toBe('/var/run/dockershim.sock')
+    const shim = makeConfig({ containerManager: 'docker', version: 'v1.21.14' })
+    shim.kubernetes.extra.containerRuntimeEndpoint = 'unix:///var/run/dockershim.sock'
+    expect(criSocket(shim)).toBe('/var/run/dockershim.sock')
     const custom = makeConfig()
     custom.kubernetes.extra.containerRuntimeEndpoint = '/run/k3s/containerd/containerd.sock'
     expect(criSocket(custom)).toBe('unix:///run/k3s/containerd/containerd.sock')
