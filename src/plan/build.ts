@@ -4,6 +4,7 @@ import { builtinCatalog, componentDefaults, knownSha256, plannedArtifact } from 
 import { ARTIFACT_NAMES, artifactKey, type ArtifactName, type ArtifactNeed, type Catalog, type PlannedArtifact } from '../artifacts/types.js'
 import { PIPELINES } from '../modules/index.js'
 import type { ModuleDefinition } from '../modules/module.js'
+import { kubeadmImages } from '../modules/runtime-images.js'
 import type { ModuleId, Plan, PlanContext, PlannedModule, PlanOptions, PlanResult, PipelineName } from './types.js'
 
 const KUBERNETES_BINARIES: readonly ArtifactName[] = ['kubeadm', 'kubelet', 'kubectl']
@@ -31,6 +32,7 @@ export async function buildPlan(
       hosts: config.hosts.map(({ name, address, arch, roles }) => ({ name, address, arch, roles })),
       modules: planned,
       artifacts,
+      images: kubeadmImages(config, ctx.versions.etcd),
     },
   }
 }
