@@ -19,6 +19,7 @@ import {
 } from '../../src/modules/runtime-registry.js'
 import { dataDirFromSpec } from '../../src/modules/runtime-service.js'
 import { makeConfig } from '../plan/make-config.js'
+import { checkContainerdConfig } from '../support/containerd-config-check.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'kk-runtime-config-'))
 
@@ -128,6 +129,23 @@ describe('containerd config.toml', () => {
     // 2.0 knows only the single bin_dir.
     const first = parseToml(renderContainerdConfig(settings({ version: '2.0.5' })))
     expect(first.plugins['io.containerd.cri.v1.runtime'].cni).toEqual({ bin_dir: '/opt/cni/bin', conf_dir: '/etc/cni/net.d' })
+  })
+
+  it('every key is one the containerd release reads (checked per version: 1.6, 1.7, 2.0, 2.1, 2.3)', () => {
+    const credentials = [{ host: 'harbor.local', username: 'u', password: 'p' }]
+    for (const version of ['1.6.20', '1.7.13', '2.0.5', '2.1.4', '2.3.4']) {
+      expect(checkContainerdConfig(version, renderContainerdConfig(settings({ version, credentials }))), version).toEqual([])
+    }
+  })
+
+  it('the checker refuses a config written for another containerd', () => {
+    const v2 = renderContainerdConfig(settings({ version: '1.7.13' }))
+    const v3 = renderContainerdConfig(settings({ version: '2.1.4' }))
+    expect(checkContainerdConfig('1.7.13', v3)).toContainEqual(expect.stringMatching(/reads config version 1 or 2, not 3/))
+    expect(checkContainerdConfig('2.0.5', v3)).toContainEqual(expect.stringMatching(/cni\.bin_dirs is not one it reads/))
+    expect(checkContainerdConfig('2.1.4', v3.replace('version = 3', 'version = 3\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "x"')))
+      .toContainEqual(expect.stringMatching(/grpc\.v1\.cri"\.sandbox_image is not one it reads/))
+    expect(checkContainerdConfig('2.1.4', v2)).toEqual([])
   })
 
   it.skipIf(!containerdBinary)('version 2 is read by a real containerd 1.x as intended', () => {
