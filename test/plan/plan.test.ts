@@ -144,6 +144,29 @@ describe('artifacts are derived from the plan', () => {
     expect(moduleOf(plan, 'cri-dockerd').needs).toEqual([{ name: 'cri-dockerd', version: '0.0.1', arch: 'amd64' }])
   })
 
+  it('a patch that was never released is named as such, in the notice and in the error', async () => {
+    const { notices } = await planOf(makeConfig({ version: 'v1.28.16' }), { fetchSha256: publishedSum })
+    expect(notices.join('\n')).toMatch(/Kubernetes v1\.28\.16 was never released: v1\.28\.15 was the last 1\.28 patch/)
+    await expect(planOf(makeConfig({ version: 'v1.28.16' }), { fetchSha256: async () => undefined }))
+      .rejects.toThrow(/kubeadm v1\.28\.16 was never released: v1\.28\.15 was the last 1\.28 patch/)
+    const released = await planOf(makeConfig({ version: 'v1.28.15' }))
+    expect(released.notices.join('\n')).not.toMatch(/never released/)
+    expect(released.plan.artifacts.find((a) => a.name === 'kubeadm')?.sha256Source).toBe('catalog')
+  })
+
+  it('every patch of 1.19–1.30 that upstream released has a sum in the catalog, for both arches', () => {
+    const last: Record<number, number> = { 19: 16, 20: 15, 21: 14, 22: 17, 23: 17, 24: 17, 25: 16, 26: 15, 27: 16, 28: 15, 29: 15, 30: 14 }
+    const missing: string[] = []
+    for (const [minor, final] of Object.entries(last)) {
+      for (let patch = 0; patch <= final; patch++) {
+        const sums = builtinCatalog.artifacts.kubeadm.versions[`v1.${minor}.${patch}`]
+        if (!sums?.amd64 || !sums?.arm64) missing.push(`v1.${minor}.${patch}`)
+      }
+    }
+    // Neither KubeKey's table nor any kubespray commit pinned these; the plan reads dl.k8s.io's .sha256 for them.
+    expect(missing).toEqual(['v1.19.16', 'v1.20.15', 'v1.29.13'])
+  })
+
   it('a Kubernetes version the catalog lacks uses the published .sha256, saying so, or is an error', async () => {
     const sum = 'a'.repeat(64)
     const seen: string[] = []
