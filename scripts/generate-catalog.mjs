@@ -68,23 +68,34 @@ const ARTIFACTS = {
 }
 
 // Default component versions per Kubernetes minor. 1.19–1.32 follow KubeKey v3.1 (one set for every
-// Kubernetes it supports); from 1.33 on, the newest pins kubespray carries, crictl matching the minor.
-// The calico chart (tigera-operator) follows calicoctl; flannel and cilium follow their publishers' support
-// matrices (cilium 1.15 to Kubernetes 1.29, 1.17 to 1.32, 1.18 from 1.30).
+// Kubernetes it supports) except where that set is outside upstream support: etcd for 1.31–1.32 is the newest 3.5
+// (kubeadm's minimum external etcd became 3.5.24 in v1.31.14 and v1.32.10). From 1.33 on, the newest pins kubespray
+// carries, crictl matching the minor. Calico (the chart and calicoctl) and Cilium are the newest patch of a release
+// whose publisher lists that Kubernetes minor (Calico's "System requirements", Cilium's "Kubernetes compatibility");
+// where none is listed (Calico for 1.19–1.20 and 1.35+, Cilium for 1.34+) the nearest release is taken.
 const KUBEKEY_SET = {
   containerd: '1.7.13', runc: '1.1.12', crictl: '1.29.0', docker: '24.0.9', 'cri-dockerd': '0.3.10',
   etcd: '3.5.13', 'cni-plugins': '1.2.0', calicoctl: '3.27.4', helm: '3.14.3',
 }
 const FLANNEL = '0.27.4'
+// [first minor, last minor, Calico release]
+const CALICO = [[19, 23, '3.23'], [24, 26, '3.26'], [27, 27, '3.27'], [28, 28, '3.28'], [29, 29, '3.29'], [30, 31, '3.30'], [32, 99, '3.31']]
+// Cilium charts are not in the checksum tables (the plan reads their sums from helm.cilium.io): patches known to be published.
+const CILIUM = [[19, 26, '1.13.4'], [27, 27, '1.14.5'], [28, 29, '1.15.3'], [30, 32, '1.17.6'], [33, 99, '1.18.2']]
 function ciliumFor(minor) {
-  return minor <= 29 ? '1.15.3' : minor <= 32 ? '1.17.6' : '1.18.2'
+  return CILIUM.find(([from, to]) => minor >= from && minor <= to)[2]
+}
+function calicoFor(minor, versionsOf) {
+  const release = CALICO.find(([from, to]) => minor >= from && minor <= to)[2]
+  return newest(versionsOf('calicoctl'), `${release}.`)
 }
 function defaultsFor(minor, versionsOf) {
-  const set = binaryDefaultsFor(minor, versionsOf)
+  const set = { ...binaryDefaultsFor(minor, versionsOf), calicoctl: calicoFor(minor, versionsOf) }
   return { ...set, calico: set.calicoctl, flannel: FLANNEL, cilium: ciliumFor(minor) }
 }
 function binaryDefaultsFor(minor, versionsOf) {
-  if (minor <= 32) return KUBEKEY_SET
+  if (minor <= 30) return KUBEKEY_SET
+  if (minor <= 32) return { ...KUBEKEY_SET, etcd: newest(versionsOf('etcd'), '3.5.') }
   return {
     containerd: newest(versionsOf('containerd'), '2.'),
     runc: newest(versionsOf('runc'), '1.'),

@@ -6,6 +6,7 @@ import { PIPELINES } from '../modules/index.js'
 import type { ModuleDefinition } from '../modules/module.js'
 import { kubeadmImages } from '../modules/runtime-images.js'
 import { neverReleased } from './releases.js'
+import { checkVersionRequirements } from './requirements.js'
 import type { ModuleId, Plan, PlanContext, PlannedModule, PlanOptions, PlanResult, PipelineName } from './types.js'
 
 const KUBERNETES_BINARIES: readonly ArtifactName[] = ['kubeadm', 'kubelet', 'kubectl']
@@ -19,6 +20,7 @@ export async function buildPlan(
   const catalog = options.catalog ?? builtinCatalog
   const notices: string[] = []
   const ctx = planContext(config, pipeline, catalog, notices)
+  if (pipeline === 'create') checkVersionRequirements(config, ctx.versions, ctx.versionFields, options.locate)
   const modules = PIPELINES[pipeline]
   const flagReasons = reasonsFromFlags(modules, options)
 
