@@ -4,12 +4,11 @@ import { artifactKey } from '../../src/artifacts/types.js'
 import { builtinCatalog, knownSha256 } from '../../src/artifacts/catalog.js'
 import type { Plan } from '../../src/plan/types.js'
 import type { ClusterConfig } from '../../src/config/types.js'
-import type { PlanOptions } from '../../src/plan/types.js'
 import { fakeChartDigest } from './chart-index.js'
 import { makeConfig, type ConfigShape } from './make-config.js'
 
 /** A plan whose network charts' sums come from the stand-in for the publishers' indexes. */
-const planOf = (config: ClusterConfig, options: PlanOptions = {}) => buildPlan(config, { fetchChartDigest: fakeChartDigest, ...options })
+const planOf = (config: ClusterConfig, options: Parameters<typeof buildPlan>[1] = {}) => buildPlan(config, { fetchChartDigest: fakeChartDigest, ...options })
 
 // v1.28.16 is in neither KubeKey's nor kubespray's table: the plan reads dl.k8s.io's published .sha256.
 // This stands in for that lookup (the CLI test reads it from the local mirror over HTTP).
