@@ -5,7 +5,6 @@ import { defineModule, kubernetesNodes, type ModuleDefinition } from './module.j
 import {
   CERTS_D, CONTAINERD_SOCKET, CONTAINERD_UNIT, renderContainerdConfig, renderCrictlConfig,
 } from './runtime-containerd-config.js'
-import { pauseImage } from './runtime-images.js'
 import {
   certsPaths, HOSTS_TOML_MARK, registryCredentials, registryHosts, renderHostsToml, type CertsFound, type RegistryHost,
 } from './runtime-registry.js'
@@ -62,7 +61,7 @@ async function configure(t: TaskContext, options: ContainerdOptions): Promise<vo
   const restrictOomScoreAdj = await decideRestrictOomScoreAdj(t, options.restrictOomScoreAdj ?? 'auto')
   const settings = {
     version: t.artifact('containerd').artifact.version,
-    sandboxImage: pauseImage(t.config),
+    sandboxImage: t.plan.images.sandbox,
     root: dataDirFromSpec(t.config, 'containerdDataDir') ?? '/var/lib/containerd',
     restrictOomScoreAdj,
     credentials: registryCredentials(t.config),

@@ -3,7 +3,6 @@ import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
 import { docker } from './docker.js'
 import { defineModule, kubernetesNodes } from './module.js'
-import { pauseImage } from './runtime-images.js'
 import { ensureServiceState, installArchiveInto, putFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
@@ -79,7 +78,7 @@ async function install(t: TaskContext): Promise<void> {
 }
 
 async function configure(t: TaskContext): Promise<void> {
-  const service = await putFile(t, `/etc/systemd/system/${SERVICE}`, serviceUnit(pauseImage(t.config)))
+  const service = await putFile(t, `/etc/systemd/system/${SERVICE}`, serviceUnit(t.plan.images.sandbox))
   const socket = await putFile(t, `/etc/systemd/system/${SOCKET}`, SOCKET_UNIT)
   if (service || socket) {
     await t.exec(raw('systemctl daemon-reload'))

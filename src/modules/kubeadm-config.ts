@@ -7,7 +7,8 @@ import { stringify } from 'yaml'
 import type { ClusterConfig, Host } from '../config/types.js'
 import { UserError } from '../errors.js'
 import { atLeast } from '../plan/version.js'
-import { pauseImage } from './runtime-images.js'
+import { builtinCatalog, componentDefaults } from '../artifacts/catalog.js'
+import { kubeadmImages, type KubeadmImages } from './runtime-images.js'
 
 export const KUBEADM = '/usr/local/bin/kubeadm'
 export const KUBECTL = '/usr/local/bin/kubectl'
@@ -30,12 +31,22 @@ export function kubeadmApiVersion(kubernetesVersion: string): KubeadmApiVersion 
   return 'kubeadm.k8s.io/v1beta2'
 }
 
+/**
+ * kubeadm before 1.24 (constants.DefaultDockerCRISocket) takes the built-in dockershim only when criSocket is this
+ * exact string; any other form, `unix://` included, is a remote CRI to it (crictl preflight, --container-runtime=remote).
+ */
+export const DOCKERSHIM_SOCKET = '/var/run/dockershim.sock'
+
 /** The CRI endpoint kubelet and kubeadm talk to: containerd, cri-dockerd (docker since 1.24) or dockershim. */
 export function criSocket(config: ClusterConfig): string {
+  const dockershim = !atLeast(config.kubernetes.version, 'v1.24.0')
   const override = config.kubernetes.extra.containerRuntimeEndpoint
-  if (typeof override === 'string' && override) return override.includes('://') ? override : `unix://${override}`
+  if (typeof override === 'string' && override) {
+    if (dockershim && override.replace(/^unix:\/\//, '') === DOCKERSHIM_SOCKET) return DOCKERSHIM_SOCKET
+    return override.includes('://') ? override : `unix://${override}`
+  }
   if (config.kubernetes.containerManager === 'containerd') return 'unix:///run/containerd/containerd.sock'
-  return atLeast(config.kubernetes.version, 'v1.24.0') ? 'unix:///run/cri-dockerd.sock' : 'unix:///var/run/dockershim.sock'
+  return dockershim ? DOCKERSHIM_SOCKET : 'unix:///run/cri-dockerd.sock'
 }
 
 /** `domain:port` of controlPlaneEndpoint: what every node (through /etc/hosts) and kubeadm use. */
@@ -78,10 +89,9 @@ function extraArgs(api: KubeadmApiVersion, args: Args): Record<string, string> |
   return api === 'kubeadm.k8s.io/v1beta4' ? entries.map(([name, value]) => ({ name, value })) : Object.fromEntries(entries)
 }
 
-/** KubeKey's image layout in a private registry: `<registry>/<namespaceOverride | kubesphere>/<image>`. */
-export function imageRepository(config: ClusterConfig): string | undefined {
-  if (!config.registry.privateRegistry) return undefined
-  return pauseImage(config).replace(/\/pause:[^/]+$/, '')
+/** The plan's image decisions, for callers without a plan (the catalog's default etcd for that Kubernetes). */
+function imagesWithoutPlan(config: ClusterConfig): KubeadmImages {
+  return kubeadmImages(config, componentDefaults(builtinCatalog, config.kubernetes.version).versions.etcd ?? '')
 }
 
 /** Where the ClusterConfiguration's external etcd is, when kk-action (kubekey) or the user (external) runs it. */
@@ -104,8 +114,8 @@ export function certSans(config: ClusterConfig): string[] {
   return [...new Set(sans.filter(Boolean))]
 }
 
-function etcdSection(config: ClusterConfig, external: ExternalEtcd | undefined): Record<string, unknown> {
-  if (config.etcd.type === 'kubeadm') return { local: { dataDir: config.etcd.dataDir } }
+function etcdSection(config: ClusterConfig, external: ExternalEtcd | undefined, images: KubeadmImages): Record<string, unknown> {
+  if (config.etcd.type === 'kubeadm') return { local: { dataDir: config.etcd.dataDir, ...images.etcd } }
   if (!external) throw new Error(`etcd.type ${config.etcd.type} needs the external etcd endpoints and certificate files`)
   return { external: { ...external } }
 }
@@ -122,7 +132,9 @@ function nodeRegistration(config: ClusterConfig, host: Host, api: KubeadmApiVers
   return registration
 }
 
-function clusterConfiguration(config: ClusterConfig, api: KubeadmApiVersion, external: ExternalEtcd | undefined): Record<string, unknown> {
+function clusterConfiguration(
+  config: ClusterConfig, api: KubeadmApiVersion, external: ExternalEtcd | undefined, images: KubeadmImages,
+): Record<string, unknown> {
   const gates = featureGatesArg(config)
   const controllerManager: Args = { ...gates }
   const maskSize = config.kubernetes.extra.nodeCidrMaskSize
@@ -134,13 +146,14 @@ function clusterConfiguration(config: ClusterConfig, api: KubeadmApiVersion, ext
     clusterName: config.kubernetes.clusterName,
     controlPlaneEndpoint: controlPlaneEndpoint(config),
     certificatesDir: '/etc/kubernetes/pki',
-    imageRepository: imageRepository(config),
+    imageRepository: images.repository,
+    dns: images.dns,
     networking: {
       dnsDomain: config.kubernetes.dnsDomain,
       podSubnet: config.network.kubePodsCIDR,
       serviceSubnet: config.network.kubeServiceCIDR,
     },
-    etcd: etcdSection(config, external),
+    etcd: etcdSection(config, external, images),
     apiServer: {
       certSANs: certSans(config),
       extraArgs: extraArgs(api, { ...gates, ...parseArgList(config, 'apiserverArgs') }),
@@ -226,18 +239,21 @@ export function toYamlDocuments(documents: Array<Record<string, unknown>>): stri
 }
 
 /** Everything `kubeadm init --config` reads, for the first control plane. */
-export function initDocuments(config: ClusterConfig, host: Host, external?: ExternalEtcd): Array<Record<string, unknown>> {
+export function initDocuments(
+  config: ClusterConfig, host: Host, external?: ExternalEtcd, images: KubeadmImages = imagesWithoutPlan(config),
+): Array<Record<string, unknown>> {
   const api = kubeadmApiVersion(config.kubernetes.version)
   return [
     initConfiguration(config, host, api),
-    clusterConfiguration(config, api, external),
+    clusterConfiguration(config, api, external, images),
     kubeletConfiguration(config),
     kubeProxyConfiguration(config),
   ].map(dropUndefined)
 }
 
-export function renderInitConfig(config: ClusterConfig, host: Host, external?: ExternalEtcd): string {
-  return toYamlDocuments(initDocuments(config, host, external))
+/** `images` is the plan's (plan.images); without it, decided the same way from the config. */
+export function renderInitConfig(config: ClusterConfig, host: Host, external?: ExternalEtcd, images?: KubeadmImages): string {
+  return toYamlDocuments(initDocuments(config, host, external, images))
 }
 
 /** What a host needs to join: from `kubeadm init`'s output or a fresh token on a rerun. Secrets. */

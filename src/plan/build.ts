@@ -4,6 +4,9 @@ import { builtinCatalog, componentDefaults, knownSha256, plannedArtifact } from 
 import { ARTIFACT_NAMES, artifactKey, type ArtifactName, type ArtifactNeed, type Catalog, type PlannedArtifact } from '../artifacts/types.js'
 import { PIPELINES } from '../modules/index.js'
 import type { ModuleDefinition } from '../modules/module.js'
+import { kubeadmImages } from '../modules/runtime-images.js'
+import { neverReleased } from './releases.js'
+import { checkVersionRequirements } from './requirements.js'
 import type { ModuleId, Plan, PlanContext, PlannedModule, PlanOptions, PlanResult, PipelineName } from './types.js'
 
 const KUBERNETES_BINARIES: readonly ArtifactName[] = ['kubeadm', 'kubelet', 'kubectl']
@@ -17,6 +20,7 @@ export async function buildPlan(
   const catalog = options.catalog ?? builtinCatalog
   const notices: string[] = []
   const ctx = planContext(config, pipeline, catalog, notices)
+  if (pipeline === 'create') checkVersionRequirements(config, ctx.versions, ctx.versionFields, options.locate)
   const modules = PIPELINES[pipeline]
   const flagReasons = reasonsFromFlags(modules, options)
 
@@ -31,6 +35,7 @@ export async function buildPlan(
       hosts: config.hosts.map(({ name, address, arch, roles }) => ({ name, address, arch, roles })),
       modules: planned,
       artifacts,
+      images: kubeadmImages(config, ctx.versions.etcd),
     },
   }
 }
@@ -61,6 +66,8 @@ function contextFor(
 function chooseVersions(config: ClusterConfig, catalog: Catalog, notices: string[]) {
   const kubernetes = config.kubernetes.version
   const defaults = componentDefaults(catalog, kubernetes)
+  const unreleased = neverReleased(kubernetes)
+  if (unreleased) notices.push(`Kubernetes ${unreleased}; its binaries can only come from a checksums file or a mirror that has them.`)
   if (!defaults.exact) {
     notices.push(`kk-action has no default component versions for Kubernetes ${kubernetes}; using those of ${defaults.minor}. ` +
       'Set spec.componentVersions to choose others.')
@@ -169,6 +176,11 @@ async function matchArtifact(
   }
   const field = ctx.versionFields[name]
   const position = options.locate?.(field.split(' ')[0])
+  const unreleased = KUBERNETES_BINARIES.includes(name) ? neverReleased(version) : undefined
+  if (unreleased) {
+    throw new UserError(`module ${module} needs ${name} ${unreleased}`, { file: ctx.config.file, line: position?.line, column: position?.column, field },
+      'Choose a released version, or give its sum in a checksums file (the `checksums` input / --checksums) if you built it yourself')
+  }
   throw new UserError(
     `module ${module} needs ${name} ${version || '(no version)'} for ${arch}, and kk-action knows no sha256 for it`,
     { file: ctx.config.file, line: position?.line, column: position?.column, field },

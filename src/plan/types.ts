@@ -1,6 +1,7 @@
 import type { Arch, ClusterConfig, Host, Role } from '../config/types.js'
 import type { ChartDigest } from '../artifacts/published-sha256.js'
 import type { ArtifactName, ArtifactNeed, Catalog, ChartIndex, PlannedArtifact } from '../artifacts/types.js'
+import type { KubeadmImages } from '../modules/runtime-images.js'
 
 export const CREATE_MODULES = [
   'precheck', 'configure-os', 'sync-binaries', 'containerd', 'docker', 'cri-dockerd', 'etcd', 'load-balancer',
@@ -46,6 +47,8 @@ export interface Plan {
   hosts: PlanHost[]
   modules: PlannedModule[]
   artifacts: PlannedArtifact[]
+  /** The images kubeadm pulls and the sandbox image the container runtimes use: one decision for all three. */
+  images: KubeadmImages
 }
 
 export interface PlanOptions {

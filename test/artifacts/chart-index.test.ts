@@ -32,7 +32,8 @@ describe('chart digests from repository indexes', () => {
   let catalog: Catalog
   let index: ChartIndex
   let unreachable: ChartIndex
-  const calicoConfig = (calico?: string) => ({ ...makeConfig({ version: 'v1.30.1', plugin: 'calico' }), ...(calico ? { componentVersions: { calico } } : {}) })
+  // The index below lists 3.27.4 as its newest: pinned, so the test does not follow the default of the minor.
+  const calicoConfig = (calico = '3.27.4') => ({ ...makeConfig({ version: 'v1.30.1', plugin: 'calico' }), componentVersions: { calico } })
   const withIndex = (chartIndex: ChartIndex): Catalog =>
     ({ ...builtinCatalog, artifacts: { ...builtinCatalog.artifacts, calico: { ...builtinCatalog.artifacts.calico, index: chartIndex } } })
 

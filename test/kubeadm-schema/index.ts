@@ -2,10 +2,14 @@
 import { parseAllDocuments } from 'yaml'
 import type { ZodType } from 'zod'
 import { kubeletConfiguration, kubeProxyConfiguration } from './common.js'
+import * as v1beta2 from './v1beta2.js'
 import * as v1beta3 from './v1beta3.js'
 import * as v1beta4 from './v1beta4.js'
 
 const KUBEADM_SCHEMAS: Record<string, Record<string, ZodType>> = {
+  'kubeadm.k8s.io/v1beta2': {
+    InitConfiguration: v1beta2.initConfiguration, ClusterConfiguration: v1beta2.clusterConfiguration, JoinConfiguration: v1beta2.joinConfiguration,
+  },
   'kubeadm.k8s.io/v1beta3': {
     InitConfiguration: v1beta3.initConfiguration, ClusterConfiguration: v1beta3.clusterConfiguration, JoinConfiguration: v1beta3.joinConfiguration,
   },
@@ -14,7 +18,7 @@ const KUBEADM_SCHEMAS: Record<string, Record<string, ZodType>> = {
   },
 }
 
-function schemaFor(apiVersion: string, kind: string): ZodType | undefined {
+export function schemaFor(apiVersion: string, kind: string): ZodType | undefined {
   if (apiVersion === 'kubelet.config.k8s.io/v1beta1' && kind === 'KubeletConfiguration') return kubeletConfiguration
   if (apiVersion === 'kubeproxy.config.k8s.io/v1alpha1' && kind === 'KubeProxyConfiguration') return kubeProxyConfiguration
   return KUBEADM_SCHEMAS[apiVersion]?.[kind]

@@ -97,7 +97,7 @@ describe.skipIf(skipReason)('containerd module on three test nodes', () => {
     const config = await onNode(setup.nodes, 'node2', 'cat /etc/containerd/config.toml')
     expect(config).toContain('version = 2')
     expect(config).toContain('SystemdCgroup = true')
-    expect(config).toContain('sandbox_image = "kubesphere/pause:3.9"')
+    expect(config).toContain('sandbox_image = "registry.k8s.io/pause:3.9"')
     expect(config).toContain('config_path = "/etc/containerd/certs.d"')
     expect(config).toContain('[plugins."io.containerd.grpc.v1.cri".registry.configs."harbor.kk-test.invalid".auth]')
     expect(config).toContain(`password = "${REGISTRY_PASSWORD}"`)

@@ -131,8 +131,18 @@ describe('what the documents say', () => {
       controlPlaneEndpoint: 'lb.kubesphere.local:6443',
       networking: { dnsDomain: 'corp.local', podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12' },
       imageRepository: 'registry.example.com:5000/kubesphere',
+      // KubeKey's layout: coredns/coredns:<tag without v>; kubeadm would otherwise pull <registry>/kubesphere/coredns.
+      dns: { imageRepository: 'registry.example.com:5000/coredns', imageTag: '1.9.3' },
       etcd: { external: etcd },
     })
+  })
+
+  it('stacked etcd from a private registry: etcd.local names KubeKey\'s etcd image', () => {
+    const stacked = richConfig('v1.31.2')
+    stacked.etcd.type = 'kubeadm'
+    const doc = byKind(renderInitConfig(stacked, stacked.hosts[0]), 'ClusterConfiguration')
+    expect(doc.etcd).toEqual({ local: { dataDir: '/var/lib/etcd', imageRepository: 'registry.example.com:5000/kubesphere', imageTag: 'v3.5.13' } })
+    expect(validateKubeadmFile(renderInitConfig(stacked, stacked.hosts[0]))).toEqual([])
   })
 
   it('certSANs: extra SANs, the endpoint domain and address, every control plane by name and address', () => {
@@ -205,7 +215,12 @@ describe('CRI socket', () => {
   it('containerd; cri-dockerd for docker from 1.24; dockershim before; containerRuntimeEndpoint wins', () => {
     expect(criSocket(makeConfig({ containerManager: 'containerd' }))).toBe('unix:///run/containerd/containerd.sock')
     expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.24.17' }))).toBe('unix:///run/cri-dockerd.sock')
-    expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.23.17' }))).toBe('unix:///var/run/dockershim.sock')
+    // kubeadm before 1.24 recognises dockershim only by this exact string; unix:// makes it a remote CRI.
+    expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.23.17' }))).toBe('/var/run/dockershim.sock')
+    expect(criSocket(makeConfig({ containerManager: 'docker', version: 'v1.20.2' }))).toBe('/var/run/dockershim.sock')
+    const shim = makeConfig({ containerManager: 'docker', version: 'v1.21.14' })
+    shim.kubernetes.extra.containerRuntimeEndpoint = 'unix:///var/run/dockershim.sock'
+    expect(criSocket(shim)).toBe('/var/run/dockershim.sock')
     const custom = makeConfig()
     custom.kubernetes.extra.containerRuntimeEndpoint = '/run/k3s/containerd/containerd.sock'
     expect(criSocket(custom)).toBe('unix:///run/k3s/containerd/containerd.sock')

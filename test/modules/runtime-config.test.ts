@@ -13,12 +13,13 @@ import { loadConfig } from '../../src/config/load.js'
 import type { ClusterConfig } from '../../src/config/types.js'
 import { UserError } from '../../src/errors.js'
 import { configVersionFor, renderContainerdConfig, type ContainerdSettings } from '../../src/modules/runtime-containerd-config.js'
-import { pauseImage, pauseTag } from '../../src/modules/runtime-images.js'
+import { kubeadmImages, pauseImage, pauseTag } from '../../src/modules/runtime-images.js'
 import {
   dockerRegistrySettings, parseMirrorUrl, parseRegistry, registryCredentials, registryHosts, renderHostsToml, tomlString,
 } from '../../src/modules/runtime-registry.js'
 import { dataDirFromSpec } from '../../src/modules/runtime-service.js'
 import { makeConfig } from '../plan/make-config.js'
+import { checkContainerdConfig } from '../support/containerd-config-check.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'kk-runtime-config-'))
 
@@ -53,10 +54,37 @@ describe('pause image', () => {
       .toEqual(['3.2', '3.4.1', '3.7', '3.8', '3.9', '3.9', '3.10', '3.10', '3.10.1', '3.10.1'])
   })
 
-  it('is named like KubeKey: kubesphere/pause, or under the private registry and namespace override', () => {
-    expect(pauseImage(withRegistry({}))).toBe('kubesphere/pause:3.9')
+  it('without a private registry: the pause kubeadm itself pulls, from its default repository for that patch', () => {
+    // kubeadm moved its default from k8s.gcr.io to registry.k8s.io in 1.25.0, backported to 1.24.9 and 1.23.15.
+    expect(['v1.20.2', 'v1.22.17', 'v1.23.14', 'v1.23.15', 'v1.24.8', 'v1.24.9', 'v1.25.0', 'v1.30.1', 'v1.31.2']
+      .map((v) => pauseImage(withRegistry({}, v)))).toEqual([
+      'k8s.gcr.io/pause:3.2', 'k8s.gcr.io/pause:3.5', 'k8s.gcr.io/pause:3.6', 'registry.k8s.io/pause:3.6', 'k8s.gcr.io/pause:3.7',
+      'registry.k8s.io/pause:3.7', 'registry.k8s.io/pause:3.8', 'registry.k8s.io/pause:3.9', 'registry.k8s.io/pause:3.10',
+    ])
+  })
+
+  it('with a private registry: KubeKey\'s layout, under the namespace override when there is one', () => {
     expect(pauseImage(withRegistry({ privateRegistry: 'https://harbor.local:5000/' }, 'v1.31.2'))).toBe('harbor.local:5000/kubesphere/pause:3.10')
     expect(pauseImage(withRegistry({ privateRegistry: 'harbor.local', namespaceOverride: 'mirror/k8s' }))).toBe('harbor.local/mirror/k8s/pause:3.9')
+  })
+
+  it('CoreDNS and stacked etcd in a private registry where KubeKey puts them (coredns/coredns, <namespace>/etcd)', () => {
+    const stacked = (registry: Partial<ClusterConfig['registry']>, version: string) => {
+      const config = withRegistry(registry, version)
+      config.etcd.type = 'kubeadm'
+      return config
+    }
+    expect(kubeadmImages(stacked({ privateRegistry: 'harbor.local' }, 'v1.23.17'), '3.5.13')).toEqual({
+      repository: 'harbor.local/kubesphere', sandbox: 'harbor.local/kubesphere/pause:3.6',
+      dns: { imageRepository: 'harbor.local/coredns', imageTag: '1.8.6' },
+      etcd: { imageRepository: 'harbor.local/kubesphere', imageTag: 'v3.5.13' },
+    })
+    const old = stacked({ privateRegistry: 'harbor.local', namespaceOverride: 'k8s' }, 'v1.20.2')
+    expect(kubeadmImages(old, '3.5.13').dns).toEqual({ imageRepository: 'harbor.local/k8s', imageTag: '1.8.0' })
+    old.kubernetes.containerManager = 'docker'
+    expect(kubeadmImages(old, '3.5.13').dns).toEqual({ imageRepository: 'harbor.local/k8s', imageTag: '1.6.9' })
+    expect(kubeadmImages(withRegistry({ privateRegistry: 'harbor.local' }, 'v1.30.1'), '3.5.13').etcd).toBeUndefined()
+    expect(kubeadmImages(withRegistry({}, 'v1.30.1'), '3.5.13')).toEqual({ sandbox: 'registry.k8s.io/pause:3.9' })
   })
 
   it('refuses a registry that would smuggle systemd or shell syntax into a unit', () => {
@@ -101,6 +129,23 @@ describe('containerd config.toml', () => {
     // 2.0 knows only the single bin_dir.
     const first = parseToml(renderContainerdConfig(settings({ version: '2.0.5' })))
     expect(first.plugins['io.containerd.cri.v1.runtime'].cni).toEqual({ bin_dir: '/opt/cni/bin', conf_dir: '/etc/cni/net.d' })
+  })
+
+  it('every key is one the containerd release reads (checked per version: 1.6, 1.7, 2.0, 2.1, 2.3)', () => {
+    const credentials = [{ host: 'harbor.local', username: 'u', password: 'p' }]
+    for (const version of ['1.6.20', '1.7.13', '2.0.5', '2.1.4', '2.3.4']) {
+      expect(checkContainerdConfig(version, renderContainerdConfig(settings({ version, credentials }))), version).toEqual([])
+    }
+  })
+
+  it('the checker refuses a config written for another containerd', () => {
+    const v2 = renderContainerdConfig(settings({ version: '1.7.13' }))
+    const v3 = renderContainerdConfig(settings({ version: '2.1.4' }))
+    expect(checkContainerdConfig('1.7.13', v3)).toContainEqual(expect.stringMatching(/reads config version 1 or 2, not 3/))
+    expect(checkContainerdConfig('2.0.5', v3)).toContainEqual(expect.stringMatching(/cni\.bin_dirs is not one it reads/))
+    expect(checkContainerdConfig('2.1.4', v3.replace('version = 3', 'version = 3\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "x"')))
+      .toContainEqual(expect.stringMatching(/grpc\.v1\.cri"\.sandbox_image is not one it reads/))
+    expect(checkContainerdConfig('2.1.4', v2)).toEqual([])
   })
 
   it.skipIf(!containerdBinary)('version 2 is read by a real containerd 1.x as intended', () => {

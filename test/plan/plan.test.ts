@@ -4,12 +4,11 @@ import { artifactKey } from '../../src/artifacts/types.js'
 import { builtinCatalog, knownSha256 } from '../../src/artifacts/catalog.js'
 import type { Plan } from '../../src/plan/types.js'
 import type { ClusterConfig } from '../../src/config/types.js'
-import type { PlanOptions } from '../../src/plan/types.js'
 import { fakeChartDigest } from './chart-index.js'
 import { makeConfig, type ConfigShape } from './make-config.js'
 
 /** A plan whose network charts' sums come from the stand-in for the publishers' indexes. */
-const planOf = (config: ClusterConfig, options: PlanOptions = {}) => buildPlan(config, { fetchChartDigest: fakeChartDigest, ...options })
+const planOf = (config: ClusterConfig, options: Parameters<typeof buildPlan>[1] = {}) => buildPlan(config, { fetchChartDigest: fakeChartDigest, ...options })
 
 // v1.28.16 is in neither KubeKey's nor kubespray's table: the plan reads dl.k8s.io's published .sha256.
 // This stands in for that lookup (the CLI test reads it from the local mirror over HTTP).
@@ -142,6 +141,78 @@ describe('artifacts are derived from the plan', () => {
     config.componentVersions = { 'cri-dockerd': '0.0.1' }
     const { plan } = await planOf(config)
     expect(moduleOf(plan, 'cri-dockerd').needs).toEqual([{ name: 'cri-dockerd', version: '0.0.1', arch: 'amd64' }])
+  })
+
+  it('etcd pinned below kubeadm\'s minimum for the patch is a plan error at its line (3.5.24 from v1.31.14, v1.32.10, v1.33.6)', async () => {
+    const pinned = (version: string, etcd: string) => {
+      const config = makeConfig({ version })
+      config.componentVersions = { etcd }
+      return planOf(config, { fetchSha256: publishedSum, locate: (field) => (field === 'spec.componentVersions.etcd' ? { line: 21, column: 11 } : undefined) })
+    }
+    for (const version of ['v1.31.14', 'v1.32.10', 'v1.33.6']) {
+      await expect(pinned(version, '3.5.21')).rejects.toThrow(
+        new RegExp(`cluster\\.yaml:21:11: spec\\.componentVersions\\.etcd: etcd 3\\.5\\.21 is below 3\\.5\\.24, the oldest external etcd kubeadm ${version.replace(/\./g, '\\.')} accepts`))
+    }
+    await expect(pinned('v1.33.5', '3.5.21')).resolves.toBeDefined()
+    await expect(pinned('v1.30.14', '3.4.13')).resolves.toBeDefined()
+    // Stacked etcd is kubeadm's own image: the pin does not apply.
+    const stacked = makeConfig({ version: 'v1.33.6', etcd: 'kubeadm' })
+    stacked.componentVersions = { etcd: '3.5.21' }
+    await expect(planOf(stacked)).resolves.toBeDefined()
+  })
+
+  it('the default etcd of every minor is at least kubeadm\'s minimum for its newest patch', async () => {
+    for (const version of ['v1.31.14', 'v1.32.11', 'v1.33.11', 'v1.34.11', 'v1.35.8', 'v1.36.4']) {
+      await expect(planOf(makeConfig({ version }), { fetchSha256: publishedSum }), version).resolves.toBeDefined()
+    }
+  })
+
+  it('Kubernetes 1.36 with containerd before 2.0 is a plan error (its kubelet needs the CRI RuntimeConfig call)', async () => {
+    const config = makeConfig({ version: 'v1.36.4' })
+    config.componentVersions = { containerd: '1.7.13' }
+    await expect(planOf(config)).rejects.toThrow(/spec\.componentVersions\.containerd: containerd 1\.7\.13 cannot run Kubernetes v1\.36\.4: its kubelet needs containerd >= 2\.0/)
+    expect((await planOf(makeConfig({ version: 'v1.36.4' }))).plan.artifacts.find((a) => a.name === 'containerd')?.version).toMatch(/^2\./)
+  })
+
+  it('default calico and cilium for each minor are releases whose publishers list that Kubernetes minor', () => {
+    // Calico's "System requirements" and Cilium's "Kubernetes compatibility" pages, per release.
+    const calico: Record<string, [number, number]> = {
+      '3.23': [21, 23], '3.26': [24, 28], '3.27': [27, 29], '3.28': [28, 30], '3.29': [29, 31], '3.30': [30, 33], '3.31': [32, 34],
+    }
+    const cilium: Record<string, [number, number]> = { '1.13': [16, 26], '1.14': [16, 27], '1.15': [16, 29], '1.17': [27, 32], '1.18': [30, 33] }
+    const outside: string[] = []
+    for (const [minorText, d] of Object.entries(builtinCatalog.defaults)) {
+      const minor = Number(minorText.split('.')[1])
+      for (const [name, table, version] of [['calico', calico, d.calico], ['cilium', cilium, d.cilium]] as const) {
+        const range = table[String(version).split('.').slice(0, 2).join('.')]
+        if (!range || minor < range[0] || minor > range[1]) outside.push(`${minorText} ${name} ${version}`)
+      }
+    }
+    // No listed release for these: the nearest one is taken (README says so).
+    expect(outside).toEqual(['1.19 calico 3.23.5', '1.20 calico 3.23.5', '1.34 cilium 1.18.2', '1.35 calico 3.31.7', '1.35 cilium 1.18.2', '1.36 calico 3.31.7', '1.36 cilium 1.18.2'])
+  })
+
+  it('a patch that was never released is named as such, in the notice and in the error', async () => {
+    const { notices } = await planOf(makeConfig({ version: 'v1.28.16' }), { fetchSha256: publishedSum })
+    expect(notices.join('\n')).toMatch(/Kubernetes v1\.28\.16 was never released: v1\.28\.15 was the last 1\.28 patch/)
+    await expect(planOf(makeConfig({ version: 'v1.28.16' }), { fetchSha256: async () => undefined }))
+      .rejects.toThrow(/kubeadm v1\.28\.16 was never released: v1\.28\.15 was the last 1\.28 patch/)
+    const released = await planOf(makeConfig({ version: 'v1.28.15' }))
+    expect(released.notices.join('\n')).not.toMatch(/never released/)
+    expect(released.plan.artifacts.find((a) => a.name === 'kubeadm')?.sha256Source).toBe('catalog')
+  })
+
+  it('every patch of 1.19–1.30 that upstream released has a sum in the catalog, for both arches', () => {
+    const last: Record<number, number> = { 19: 16, 20: 15, 21: 14, 22: 17, 23: 17, 24: 17, 25: 16, 26: 15, 27: 16, 28: 15, 29: 15, 30: 14 }
+    const missing: string[] = []
+    for (const [minor, final] of Object.entries(last)) {
+      for (let patch = 0; patch <= final; patch++) {
+        const sums = builtinCatalog.artifacts.kubeadm.versions[`v1.${minor}.${patch}`]
+        if (!sums?.amd64 || !sums?.arm64) missing.push(`v1.${minor}.${patch}`)
+      }
+    }
+    // Neither KubeKey's table nor any kubespray commit pinned these; the plan reads dl.k8s.io's .sha256 for them.
+    expect(missing).toEqual(['v1.19.16', 'v1.20.15', 'v1.29.13'])
   })
 
   it('a Kubernetes version the catalog lacks uses the published .sha256, saying so, or is an error', async () => {

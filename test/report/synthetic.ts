@@ -23,6 +23,7 @@ export function samplePlan(hosts = HOSTILE_HOSTS): Plan {
       { id: 'etcd', skip: false, hosts: [hosts[0]], needs: [] },
     ],
     artifacts: [],
+    images: { sandbox: 'registry.k8s.io/pause:3.9' },
   }
 }
 
