@@ -72,7 +72,7 @@ const ARTIFACTS = {
 // (kubeadm's minimum external etcd became 3.5.24 in v1.31.14 and v1.32.10). From 1.33 on, the newest pins kubespray
 // carries, crictl matching the minor. Calico (the chart and calicoctl) and Cilium are the newest patch of a release
 // whose publisher lists that Kubernetes minor (Calico's "System requirements", Cilium's "Kubernetes compatibility");
-// where none is listed (Calico for 1.19–1.20 and 1.35+, Cilium for 1.34+) the nearest release is taken.
+// where none is listed (Calico for 1.19–1.20 and 1.36, Cilium for 1.34+) the nearest release is taken.
 const KUBEKEY_SET = {
   containerd: '1.7.13', runc: '1.1.12', crictl: '1.29.0', docker: '24.0.9', 'cri-dockerd': '0.3.10',
   etcd: '3.5.13', 'cni-plugins': '1.2.0', calicoctl: '3.27.4', helm: '3.14.3',

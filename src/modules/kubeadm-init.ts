@@ -91,7 +91,8 @@ async function inspectCluster(run: InitRun, t: TaskContext): Promise<void> {
 
 async function writeConfig(run: InitRun, t: TaskContext): Promise<void> {
   await installEtcdClientFiles(t)
-  const changed = await putFile(t, KUBEADM_CONFIG_FILE, renderInitConfig(t.config, t.host, externalEtcd(t, t.host), t.plan.images), 0o600)
+  // plan.images is the plan's image decision; a context without a plan (scripted unit tests) gets the same one from the config.
+  const changed = await putFile(t, KUBEADM_CONFIG_FILE, renderInitConfig(t.config, t.host, externalEtcd(t, t.host), t.plan?.images), 0o600)
   if (changed && run.clusterHealthy) {
     t.warn(`${KUBEADM_CONFIG_FILE} changed on ${t.host.name}, but the cluster exists: kubeadm init is not run again, ` +
       'so changes to the cluster, kubelet and kube-proxy configuration are not applied to it')

@@ -27,8 +27,7 @@ export function pauseTag(kubernetesVersion: string): string {
  */
 export function kubeadmDefaultRepository(kubernetesVersion: string): string {
   const v = kubernetesVersion
-  const moved = atLeast(v, 'v1.25.0') || (atLeast(v, 'v1.24.9') && !atLeast(v, 'v1.25.0')) ||
-    (atLeast(v, 'v1.23.15') && !atLeast(v, 'v1.24.0'))
+  const moved = atLeast(v, 'v1.24.9') || (atLeast(v, 'v1.23.15') && !atLeast(v, 'v1.24.0'))
   return moved ? 'registry.k8s.io' : 'k8s.gcr.io'
 }
 

@@ -135,7 +135,7 @@ export const FLAGS: Record<string, FlagRule[]> = {
   join: [
     f('config'), f('token'), f('discovery-token'), f('discovery-token-ca-cert-hash'), f('discovery-token-unsafe-skip-ca-verification', false),
     f('discovery-file'), f('tls-bootstrap-token'), f('control-plane', false), f('certificate-key'), f('apiserver-advertise-address'),
-    f('apiserver-bind-port'), f('cri-socket'), f('node-name'), f('ignore-preflight-errors'), f('skip-phases'), f('dry-run', false, 26),
+    f('apiserver-bind-port'), f('cri-socket'), f('node-name'), f('ignore-preflight-errors'), f('skip-phases'), f('dry-run', false, 22),
     f('experimental-patches', true, 19, 23), f('patches', true, 22),
   ],
   'token create': [f('print-join-command', false), f('ttl'), f('usages'), f('groups'), f('description'), f('config'), f('certificate-key'), f('kubeconfig'), f('dry-run', false)],

@@ -67,7 +67,7 @@ describe('kubeadm API version', () => {
   })
 })
 
-describe.each(['v1.30.1', 'v1.31.2', 'v1.33.1'])('kubeadm documents for %s', (version) => {
+describe.each(['v1.20.2', 'v1.23.17', 'v1.30.1', 'v1.31.2', 'v1.33.1'])('kubeadm documents for %s', (version) => {
   const api = kubeadmApiVersion(version)
 
   it('init: every document is valid for its API version, with all config fields in use', () => {
@@ -137,11 +137,11 @@ describe('what the documents say', () => {
     })
   })
 
-  it('stacked etcd from a private registry: etcd.local names KubeKey\'s etcd image', () => {
+  it('stacked etcd from a private registry: etcd.local names KubeKey\'s etcd image, tagged with the plan\'s etcd', () => {
     const stacked = richConfig('v1.31.2')
     stacked.etcd.type = 'kubeadm'
     const doc = byKind(renderInitConfig(stacked, stacked.hosts[0]), 'ClusterConfiguration')
-    expect(doc.etcd).toEqual({ local: { dataDir: '/var/lib/etcd', imageRepository: 'registry.example.com:5000/kubesphere', imageTag: 'v3.5.13' } })
+    expect(doc.etcd).toEqual({ local: { dataDir: '/var/lib/etcd', imageRepository: 'registry.example.com:5000/kubesphere', imageTag: 'v3.5.33' } })
     expect(validateKubeadmFile(renderInitConfig(stacked, stacked.hosts[0]))).toEqual([])
   })
 

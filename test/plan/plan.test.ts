@@ -175,11 +175,14 @@ describe('artifacts are derived from the plan', () => {
   })
 
   it('default calico and cilium for each minor are releases whose publishers list that Kubernetes minor', () => {
-    // Calico's "System requirements" and Cilium's "Kubernetes compatibility" pages, per release.
+    // Calico's "System requirements" and Cilium's "Kubernetes compatibility" pages, per release (Calico 3.29: 1.29–1.32
+    // and 3.31: 1.32–1.35 as Tigera's versioned docs list them today).
     const calico: Record<string, [number, number]> = {
-      '3.23': [21, 23], '3.26': [24, 28], '3.27': [27, 29], '3.28': [28, 30], '3.29': [29, 31], '3.30': [30, 33], '3.31': [32, 34],
+      '3.23': [21, 23], '3.26': [24, 28], '3.27': [27, 29], '3.28': [28, 30], '3.29': [29, 32], '3.30': [30, 33], '3.31': [32, 35],
     }
-    const cilium: Record<string, [number, number]> = { '1.13': [16, 26], '1.14': [16, 27], '1.15': [16, 29], '1.17': [27, 32], '1.18': [30, 33] }
+    // Cilium lists the e2e-tested minors ("older ones not listed do not have Cilium support"): 1.15 1.26–1.29,
+    // 1.17 1.29–1.32, 1.18 1.30–1.33; 1.13 and 1.14 still listed every minor from 1.16.
+    const cilium: Record<string, [number, number]> = { '1.13': [16, 26], '1.14': [16, 27], '1.15': [26, 29], '1.17': [29, 32], '1.18': [30, 33] }
     const outside: string[] = []
     for (const [minorText, d] of Object.entries(builtinCatalog.defaults)) {
       const minor = Number(minorText.split('.')[1])
@@ -189,7 +192,7 @@ describe('artifacts are derived from the plan', () => {
       }
     }
     // No listed release for these: the nearest one is taken (README says so).
-    expect(outside).toEqual(['1.19 calico 3.23.5', '1.20 calico 3.23.5', '1.34 cilium 1.18.2', '1.35 calico 3.31.7', '1.35 cilium 1.18.2', '1.36 calico 3.31.7', '1.36 cilium 1.18.2'])
+    expect(outside).toEqual(['1.19 calico 3.23.5', '1.20 calico 3.23.5', '1.34 cilium 1.18.2', '1.35 cilium 1.18.2', '1.36 calico 3.31.7', '1.36 cilium 1.18.2'])
   })
 
   it('a patch that was never released is named as such, in the notice and in the error', async () => {
