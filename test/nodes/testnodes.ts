@@ -11,7 +11,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { chmod, chown, copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -255,6 +255,31 @@ interface BridgeNet {
 
 /** A bridge with the runner's address on a free 10.213.X.0/24; nothing routes it anywhere else. */
 async function createBridge(prefix: string): Promise<BridgeNet> {
+  // Two processes starting nodes at once would read the same free subnet: pick and claim it under a lock.
+  return withSubnetLock(() => claimSubnet(prefix))
+}
+
+async function withSubnetLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(STATE_DIR, 'subnet.lock')
+  mkdirSync(STATE_DIR, { recursive: true })
+  for (const deadline = Date.now() + 15_000; ;) {
+    try {
+      mkdirSync(lock)
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      if (Date.now() > deadline) { rmSync(lock, { recursive: true, force: true }); continue } // its owner died
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    rmSync(lock, { recursive: true, force: true })
+  }
+}
+
+async function claimSubnet(prefix: string): Promise<BridgeNet> {
   const bridge = `${prefix}br`
   const used = (await run('ip', ['-4', '-o', 'addr', 'show'])).stdout
   for (let x = 1; x < 255; x++) {
