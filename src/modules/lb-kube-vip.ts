@@ -1,6 +1,7 @@
 import type { ClusterConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
 import { kubekeyImage } from './lb-images.js'
+import { placeholder } from './module.js'
 
 export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml'
 // KubeKey v3.1's kube-vip image.
@@ -26,12 +27,15 @@ export function kubeVipKubeconfig(kubernetesMinor: number, firstControlPlane: bo
   return firstControlPlane && kubernetesMinor >= 29 ? '/etc/kubernetes/super-admin.conf' : '/etc/kubernetes/admin.conf'
 }
 
+/** The interface as render shows it: only the node can say which link holds its address. */
+export const INTERFACE_PLACEHOLDER = placeholder('the interface that holds internalAddress, looked up on the node')
+
 /**
  * kube-vip as a static pod in ARP mode: leader election among the control planes decides which one
  * answers ARP for the VIP on `iface`.
  */
 export function renderKubeVipManifest(config: ClusterConfig, iface: string, kubeconfigOnHost: string): string {
-  if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) throw new Error(`"${iface}" is not a network interface name`)
+  if (iface !== INTERFACE_PLACEHOLDER && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) throw new Error(`"${iface}" is not a network interface name`)
   const image = kubekeyImage(config, KUBE_VIP_IMAGE.namespace, KUBE_VIP_IMAGE.repo, KUBE_VIP_IMAGE.tag)
   const env: Array<[string, string]> = [
     ['vip_arp', 'true'],
