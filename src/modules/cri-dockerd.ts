@@ -2,9 +2,10 @@ import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
 import { docker } from './docker.js'
-import { defineModule, kubernetesNodes } from './module.js'
+import type { ClusterConfig } from '../config/types.js'
+import { defineModule, kubernetesNodes, type NodeFile } from './module.js'
 import { pauseImage } from './runtime-images.js'
-import { ensureServiceState, installArchiveInto, putFile, requestRestart } from './steps.js'
+import { ensureServiceState, installArchiveInto, putNodeFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const SERVICE = 'cri-docker.service'
@@ -72,15 +73,22 @@ export const criDockerd = defineModule({
     { name: 'start cri-dockerd', retries: 2, timeoutMs: 3 * 60_000, run: start },
     { name: 'verify cri-dockerd', retries: 4, retryDelayMs: 3000, timeoutMs: 60_000, run: verify },
   ],
+  files: ({ config }) => [serviceFile(config), SOCKET_FILE],
 })
+
+function serviceFile(config: ClusterConfig): NodeFile {
+  return { path: `/etc/systemd/system/${SERVICE}`, mode: 0o644, content: serviceUnit(pauseImage(config)) }
+}
+
+const SOCKET_FILE: NodeFile = { path: `/etc/systemd/system/${SOCKET}`, mode: 0o644, content: SOCKET_UNIT }
 
 async function install(t: TaskContext): Promise<void> {
   if (await installArchiveInto(t, 'cri-dockerd', BIN)) await requestRestart(t, SERVICE)
 }
 
 async function configure(t: TaskContext): Promise<void> {
-  const service = await putFile(t, `/etc/systemd/system/${SERVICE}`, serviceUnit(pauseImage(t.config)))
-  const socket = await putFile(t, `/etc/systemd/system/${SOCKET}`, SOCKET_UNIT)
+  const service = await putNodeFile(t, serviceFile(t.config))
+  const socket = await putNodeFile(t, SOCKET_FILE)
   if (service || socket) {
     await t.exec(raw('systemctl daemon-reload'))
     await requestRestart(t, SERVICE)
