@@ -30,6 +30,8 @@ export interface NodeFile {
   path: string
   mode: number
   content: string
+  /** A file on the runner sent as it is (a user's manifest or chart); `content` is then empty. */
+  source?: string
   /** Holds secrets: uploaded from a private temporary copy on the runner, never logged. */
   secret?: boolean
   /** The machine's own file at this path is kept for the delete pipeline to put back (PutOptions.keepOriginal). */

@@ -66,8 +66,9 @@ export async function putPrivateFile(t: TaskContext, remotePath: string, content
   }
 }
 
-/** Writes a module's NodeFile: a secret through putPrivateFile, anything else through putFile. */
+/** Writes a module's NodeFile: a runner file as it is, a secret through putPrivateFile, anything else through putFile. */
 export async function putNodeFile(t: TaskContext, file: NodeFile): Promise<boolean> {
+  if (file.source) return (await t.upload(file.source, file.path, { mode: file.mode })).changed
   const options = file.keepOriginal ? { keepOriginal: true } : {}
   return file.secret
     ? putPrivateFile(t, file.path, file.content, file.mode, options)
