@@ -11,7 +11,7 @@ import {
   certsPaths, credentialPlaceholders, HOSTS_TOML_MARK, registryCredentials, registryHosts, renderHostsToml, type CertsFound,
   type RegistryCredential, type RegistryHost,
 } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, kubeletPullCredentialsFile, writeKubeletPullCredentials } from './runtime-service.js'
+import { dataDirFromSpec, expectDaemonVersion, kubeletPullCredentialsPlaceholder, writeKubeletPullCredentials } from './runtime-service.js'
 import { ensureServiceCurrent, installArchiveInto, installBinary, putNodeFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
@@ -52,7 +52,7 @@ export function containerdModule(options: ContainerdOptions = {}): ModuleDefinit
         version: ctx.versions.containerd, restrictOomScoreAdj: restrict === true, credentials: credentialPlaceholders(registryCredentials(ctx.config)),
       })
       const certs = new Map(certsPaths(ctx.config).map((dir) => [dir, { ca: [placeholder(`the *.crt files found in ${dir} on the node`)], client: [] }]))
-      const pullCredentials = kubeletPullCredentialsFile(credentialPlaceholders(registryCredentials(ctx.config)))
+      const pullCredentials = kubeletPullCredentialsPlaceholder(ctx.config)
       return [
         restrict === 'auto' ? { ...config, note: 'restrict_oom_score_adj is decided on each node: true where root cannot lower oom_score_adj (a container)' } : config,
         CONTAINERD_UNIT_FILE,

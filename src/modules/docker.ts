@@ -4,8 +4,8 @@ import { atLeast } from '../plan/version.js'
 import type { ClusterConfig } from '../config/types.js'
 import { defineModule, kubernetesNodes, type NodeFile } from './module.js'
 import { renderCrictlConfig } from './runtime-containerd-config.js'
-import { credentialPlaceholders, dockerRegistrySettings, registryCredentials } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, kubeletPullCredentialsFile, writeKubeletPullCredentials } from './runtime-service.js'
+import { dockerRegistrySettings } from './runtime-registry.js'
+import { dataDirFromSpec, expectDaemonVersion, kubeletPullCredentialsPlaceholder, writeKubeletPullCredentials } from './runtime-service.js'
 import { ensureServiceCurrent, installArchiveInto, putNodeFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
@@ -71,7 +71,7 @@ export const docker = defineModule({
     { name: 'verify docker', retries: 4, retryDelayMs: 3000, timeoutMs: 2 * 60_000, run: verify },
   ],
   files: ({ config }) => {
-    const pullCredentials = kubeletPullCredentialsFile(credentialPlaceholders(registryCredentials(config)))
+    const pullCredentials = kubeletPullCredentialsPlaceholder(config)
     return [daemonJsonFile(config), DOCKER_SERVICE_FILE, DOCKER_SOCKET_FILE, crictlConfigFile(config), ...(pullCredentials ? [pullCredentials] : [])]
   },
 })

@@ -1,0 +1,28 @@
+/**
+ * Render against a real deploy: every file `kk-action render` shows for a run's modules, unless it holds a
+ * placeholder (a value only the run or the node gives), must be on the node byte for byte, with its mode.
+ */
+import { renderFiles } from '../../src/render.js'
+import type { TestNodes } from '../nodes/testnodes.js'
+import type { ModuleRunSetup } from './pipeline-run.js'
+
+const PLACEHOLDER = /<[^<>\n]+>/
+
+/** What differs between render's files and the nodes' (empty when none); `compared` counts the files checked. */
+export async function renderDrift(setup: ModuleRunSetup, options: { except?: string[] } = {}): Promise<{ problems: string[]; compared: number }> {
+  const problems: string[] = []
+  let compared = 0
+  for (const file of renderFiles(setup.plan, setup.config)) {
+    if (file.source || PLACEHOLDER.test(file.content) || options.except?.includes(file.path)) continue
+    compared++
+    const nodes: TestNodes = setup.nodes
+    const content = await nodes.exec(file.host, ['cat', '--', file.path])
+    const mode = await nodes.exec(file.host, ['stat', '-c', '%a', '--', file.path])
+    if (content.code !== 0) problems.push(`${file.host}:${file.path}: not on the node (${content.stderr.trim()})`)
+    else if (content.stdout !== file.content) problems.push(`${file.host}:${file.path}: the node's bytes differ from render's`)
+    if (mode.code === 0 && mode.stdout.trim() !== file.mode.toString(8)) {
+      problems.push(`${file.host}:${file.path}: mode ${mode.stdout.trim()} on the node, ${file.mode.toString(8)} in render`)
+    }
+  }
+  return { problems, compared }
+}
