@@ -2,6 +2,7 @@
  * Render against a real deploy: every file `kk-action render` shows for a run's modules, unless it holds a
  * placeholder (a value only the run or the node gives), must be on the node byte for byte, with its mode.
  */
+import type { ModuleId } from '../../src/plan/types.js'
 import { renderFiles } from '../../src/render.js'
 import type { TestNodes } from '../nodes/testnodes.js'
 import type { ModuleRunSetup } from './pipeline-run.js'
@@ -9,11 +10,14 @@ import type { ModuleRunSetup } from './pipeline-run.js'
 const PLACEHOLDER = /<[^<>\n]+>/
 
 /** What differs between render's files and the nodes' (empty when none); `compared` counts the files checked. */
-export async function renderDrift(setup: ModuleRunSetup, options: { except?: string[] } = {}): Promise<{ problems: string[]; compared: number }> {
+export async function renderDrift(
+  setup: Pick<ModuleRunSetup, 'plan' | 'config' | 'nodes'>, options: { except?: string[]; modules?: ModuleId[] } = {},
+): Promise<{ problems: string[]; compared: number }> {
   const problems: string[] = []
   let compared = 0
   for (const file of renderFiles(setup.plan, setup.config)) {
     if (file.source || PLACEHOLDER.test(file.content) || options.except?.includes(file.path)) continue
+    if (options.modules && !file.modules.some((id) => options.modules!.includes(id))) continue
     compared++
     const nodes: TestNodes = setup.nodes
     const content = await nodes.exec(file.host, ['cat', '--', file.path])
