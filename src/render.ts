@@ -58,7 +58,9 @@ export interface RenderSummary {
  */
 export function writeRendered(files: RenderedFile[], dest: string, secrets: Iterable<string>): RenderSummary {
   clearPreviousRender(dest)
-  const known = [...new Set(secrets)].filter((secret) => secret.trim().length >= 4).sort((a, b) => b.length - a.length)
+  // Whole tokens of 6 characters or more: a short ${ENV} value (a user name like "root") is a common word in these files.
+  const known = [...new Set(secrets)].filter((secret) => secret.trim().length >= 6).sort((a, b) => b.length - a.length)
+    .map((secret) => new RegExp(`(?<![A-Za-z0-9])${secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9])`, 'g'))
   const masked: string[] = []
   const index: Record<string, Array<Record<string, unknown>>> = {}
   for (const file of files) {
@@ -68,9 +70,7 @@ export function writeRendered(files: RenderedFile[], dest: string, secrets: Iter
     if (file.source) {
       copyFileSync(file.source, target)
     } else {
-      for (const secret of known) {
-        if (content.includes(secret)) content = content.split(secret).join(placeholder('secret from the config'))
-      }
+      for (const secret of known) content = content.replace(secret, placeholder('secret from the config'))
       if (content !== file.content) masked.push(`${file.host}:${file.path}`)
       writeFileSync(target, content, { mode: file.mode })
     }

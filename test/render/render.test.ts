@@ -226,6 +226,28 @@ describe('kk-action render: what only the run or the node knows, and secrets', (
     expect(rendered.files.some((f) => f.host === 'cp1' && f.path === '/etc/kubernetes/kk-action-smoke-test/smoke.yaml')).toBe(true)
   })
 
+  it('any other ${ENV} value of the config found in a file is masked and named; short common words are left alone', async () => {
+    const file = writeConfig('env-user.yaml', `  hosts:
+  - {name: node1, address: 10.7.0.11, internalAddress: 10.7.0.11, user: "\${KK_SHORT}"}
+  roleGroups: {etcd: [node1], control-plane: [node1], worker: [node1]}
+  kubernetes: {version: v1.30.14, containerManager: containerd}
+  network: {plugin: none}
+  registry:
+    auths:
+      "harbor.example.org": {username: "\${KK_REGISTRY_USER}", password: "\${KK_REGISTRY_PASSWORD}"}
+`)
+    const { plan, loaded } = await preparePlan({
+      configFile: file, logger: silentLogger, preview: true, env: { ...env, KK_REGISTRY_USER: 'robot-user-7', KK_SHORT: 'root' },
+    })
+    const dest = mkdtempSync(join(work, 'env-'))
+    const summary = writeRendered(renderFiles(plan, loaded.config), dest, loaded.secrets)
+    expect(summary.masked).toEqual(['node1:/etc/containerd/config.toml', 'node1:/var/lib/kubelet/config.json'])
+    const toml = readFileSync(join(dest, 'node1/etc/containerd/config.toml'), 'utf8')
+    expect(toml).toContain('username = "<secret from the config>"')
+    expect(toml).toContain('root = "/var/lib/containerd"')
+    expect(readFileSync(join(dest, 'node1/var/lib/kubelet/config.json'), 'utf8')).not.toContain('robot-user-7')
+  })
+
   it('a render into an earlier render replaces it; a directory with other files is refused', async () => {
     const dest = mkdtempSync(join(work, 'again-'))
     await render(DOCKER_KUBE_VIP, dest)
