@@ -14,6 +14,9 @@ import { buildMirror, serveMirror, type MirrorBuild, type MirrorServer } from '.
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runCli, type ProcessResult } from '../support/bundle.js'
 import { writeClusterFile } from './cluster.js'
+import { preparePlan } from '../../src/core.js'
+import { silentLogger } from '../../src/log.js'
+import { renderDrift } from '../modules/rendered-on-node.js'
 
 const skip = await testNodesSkipReason()
 
@@ -75,6 +78,18 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
     expect(first.status, first.stderr.slice(-6000)).toBe(0)
     expect(first.stderr).toMatch(/<== join-workers: ok/)
     expect(first.stderr).toMatch(/<== join-control-plane: ok/)
+  })
+
+  it('render shows what the deploy wrote: each file without a placeholder, byte for byte and mode, on every node', async () => {
+    const { plan, loaded } = await preparePlan({
+      configFile: file, checksumsFile: mirror.checksumsFile, mirror: server.url, skipModules: ['smoke-test'], preview: true, logger: silentLogger,
+    })
+    // config.toml: restrict_oom_score_adj is the node's probe (true on test nodes), render shows an ordinary machine's.
+    const drift = await renderDrift({ plan, config: loaded.config, nodes }, { except: ['/etc/containerd/config.toml'] })
+    expect(drift.problems).toEqual([])
+    // Per node: modules-load, sysctls, hostname, the kubelet unit and drop-in, containerd's unit, crictl.yaml;
+    // on the first control plane also kubeadm-config.yaml and flannel's values.
+    expect(drift.compared).toBe(4 * 7 + 2)
   })
 
   it('runs kubeadm init exactly once, on the first control plane, with the generated config', async () => {
