@@ -2,6 +2,7 @@
  * Render against a real deploy: every file `kk-action render` shows for a run's modules, unless it holds a
  * placeholder (a value only the run or the node gives), must be on the node byte for byte, with its mode.
  */
+import { readFileSync } from 'node:fs'
 import type { ModuleId } from '../../src/plan/types.js'
 import { renderFiles } from '../../src/render.js'
 import type { TestNodes } from '../nodes/testnodes.js'
@@ -16,14 +17,16 @@ export async function renderDrift(
   const problems: string[] = []
   let compared = 0
   for (const file of renderFiles(setup.plan, setup.config)) {
-    if (file.source || PLACEHOLDER.test(file.content) || options.except?.includes(file.path)) continue
+    // A runner file sent as it is: the node must hold its bytes.
+    const expected = file.source ? readFileSync(file.source, 'utf8') : file.content
+    if ((!file.source && PLACEHOLDER.test(file.content)) || options.except?.includes(file.path)) continue
     if (options.modules && !file.modules.some((id) => options.modules!.includes(id))) continue
     compared++
     const nodes: TestNodes = setup.nodes
     const content = await nodes.exec(file.host, ['cat', '--', file.path])
     const mode = await nodes.exec(file.host, ['stat', '-c', '%a', '--', file.path])
     if (content.code !== 0) problems.push(`${file.host}:${file.path}: not on the node (${content.stderr.trim()})`)
-    else if (content.stdout !== file.content) problems.push(`${file.host}:${file.path}: the node's bytes differ from render's`)
+    else if (content.stdout !== expected) problems.push(`${file.host}:${file.path}: the node's bytes differ from render's`)
     if (mode.code === 0 && mode.stdout.trim() !== file.mode.toString(8)) {
       problems.push(`${file.host}:${file.path}: mode ${mode.stdout.trim()} on the node, ${file.mode.toString(8)} in render`)
     }
