@@ -12,7 +12,7 @@ import { cliConsoleSink } from './report/console.js'
 import { DeploymentReport } from './report/report.js'
 import { Redactor } from './report/redact.js'
 import { readFileSync } from 'node:fs'
-import { RENDER_INDEX, renderFiles, writeRendered } from './render.js'
+import { hostArtifacts, RENDER_INDEX, renderFiles, writeRendered } from './render.js'
 
 const USAGE = `usage:
   kk-action plan   -f cluster.yaml [--json] [--kubernetes-version v] [--container-manager m] [--network-plugin p]
@@ -91,7 +91,7 @@ async function fetchCommand(values: Values, logger: Logger): Promise<void> {
 async function renderCommand(values: Values, logger: Logger): Promise<void> {
   if (!values.dest) throw new UsageError('--dest DIR is required')
   const { plan, loaded } = await preparePlan({ ...planRequest(values, logger), preview: true })
-  const summary = writeRendered(renderFiles(plan, loaded.config), values.dest, loaded.secrets)
+  const summary = writeRendered(renderFiles(plan, loaded.config), values.dest, loaded.secrets, hostArtifacts(plan))
   for (const file of summary.masked) logger.warning(`${file}: a secret from the config is shown as a placeholder`)
   logger.info(`${summary.files} file(s) for ${summary.hosts} host(s) in ${values.dest} (index: ${RENDER_INDEX})`)
 }

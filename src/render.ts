@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, posix, relative, resolve, sep } from 'node:path'
+import { artifactKey, type PlannedArtifact } from './artifacts/types.js'
 import type { ClusterConfig } from './config/types.js'
 import { UserError } from './errors.js'
 import { PIPELINES } from './modules/index.js'
@@ -42,6 +43,23 @@ export function renderFiles(plan: Plan, config: ClusterConfig): RenderedFile[] {
   return [...files.values()].sort((a, b) => a.host.localeCompare(b.host) || a.path.localeCompare(b.path))
 }
 
+/** Per host, the verified artifacts its running modules send it (binaries, archives, charts): listed, not rendered. */
+export function hostArtifacts(plan: Plan): Record<string, Array<Pick<PlannedArtifact, 'name' | 'version' | 'arch' | 'url' | 'sha256'>>> {
+  const byKey = new Map(plan.artifacts.map((artifact) => [artifactKey(artifact), artifact]))
+  const hosts = new Map(plan.hosts.map((host) => [host.name, host.arch]))
+  const listed: Record<string, Map<string, PlannedArtifact>> = {}
+  for (const module of plan.modules.filter((m) => !m.skip)) {
+    for (const host of module.hosts) {
+      for (const need of module.needs.filter((n) => n.arch === hosts.get(host))) {
+        const artifact = byKey.get(artifactKey(need))
+        if (artifact) (listed[host] ??= new Map()).set(artifactKey(need), artifact)
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(listed).map(([host, artifacts]) =>
+    [host, [...artifacts.values()].map(({ name, version, arch, url, sha256 }) => ({ name, version, arch, url, sha256 }))]))
+}
+
 /** What `writeRendered` reports. */
 export interface RenderSummary {
   files: number
@@ -56,7 +74,9 @@ export interface RenderSummary {
  * replaced. A previous render in `dest` is replaced (only the files its index lists are removed); any other
  * non-empty directory is refused.
  */
-export function writeRendered(files: RenderedFile[], dest: string, secrets: Iterable<string>): RenderSummary {
+export function writeRendered(
+  files: RenderedFile[], dest: string, secrets: Iterable<string>, artifacts: ReturnType<typeof hostArtifacts> = {},
+): RenderSummary {
   clearPreviousRender(dest)
   // Whole tokens of 6 characters or more: a short ${ENV} value (a user name like "root") is a common word in these files.
   const known = [...new Set(secrets)].filter((secret) => secret.trim().length >= 6).sort((a, b) => b.length - a.length)
@@ -87,7 +107,7 @@ export function writeRendered(files: RenderedFile[], dest: string, secrets: Iter
       ...(file.note ? { note: file.note } : {}),
     })
   }
-  writeFileSync(join(dest, RENDER_INDEX), `${JSON.stringify({ hosts: index }, null, 2)}\n`)
+  writeFileSync(join(dest, RENDER_INDEX), `${JSON.stringify({ hosts: index, artifacts }, null, 2)}\n`)
   return { files: files.length, hosts: Object.keys(index).length, masked }
 }
 

@@ -15,7 +15,7 @@ import { preparePlan } from '../../src/core.js'
 import { isUserError } from '../../src/errors.js'
 import { silentLogger } from '../../src/log.js'
 import { CREDENTIAL_PLACEHOLDERS } from '../../src/modules/kubeadm-join.js'
-import { RENDER_INDEX, renderFiles, writeRendered, type RenderedFile } from '../../src/render.js'
+import { hostArtifacts, RENDER_INDEX, renderFiles, writeRendered, type RenderedFile } from '../../src/render.js'
 import { validateKubeadmFile } from '../kubeadm-schema/index.js'
 
 const repoRoot = join(import.meta.dirname, '..', '..')
@@ -95,7 +95,7 @@ const examples = readdirSync(join(repoRoot, 'examples')).filter((f) => f.endsWit
 async function render(configFile: string, dest = mkdtempSync(join(work, 'out-'))) {
   const { plan, loaded } = await preparePlan({ configFile, logger: silentLogger, preview: true, env })
   const files = renderFiles(plan, loaded.config)
-  const summary = writeRendered(files, dest, loaded.secrets)
+  const summary = writeRendered(files, dest, loaded.secrets, hostArtifacts(plan))
   return { plan, files, summary, dest, at: (file: RenderedFile) => join(dest, file.host, file.path) }
 }
 
@@ -246,6 +246,15 @@ describe('kk-action render: what only the run or the node knows, and secrets', (
     expect(toml).toContain('username = "<secret from the config>"')
     expect(toml).toContain('root = "/var/lib/containerd"')
     expect(readFileSync(join(dest, 'node1/var/lib/kubelet/config.json'), 'utf8')).not.toContain('robot-user-7')
+  })
+
+  it('the index lists per host the artifacts its modules send it (names, versions, sums), which are not rendered', async () => {
+    const rendered = await render(examples.find((f) => f.endsWith('ha-haproxy.yaml'))!)
+    const index = JSON.parse(readFileSync(join(rendered.dest, RENDER_INDEX), 'utf8')) as { artifacts: Record<string, Array<{ name: string; sha256: string }>> }
+    expect(index.artifacts.master1.map((a) => a.name).sort()).toEqual(
+      ['calico', 'calicoctl', 'cni-plugins', 'containerd', 'crictl', 'etcd', 'helm', 'kubeadm', 'kubectl', 'kubelet', 'runc'])
+    expect(index.artifacts.worker1.map((a) => a.name).sort()).toEqual(['cni-plugins', 'containerd', 'crictl', 'kubeadm', 'kubectl', 'kubelet', 'runc'])
+    for (const artifact of index.artifacts.worker1) expect(artifact.sha256).toMatch(/^[0-9a-f]{64}$/)
   })
 
   it('a render into an earlier render replaces it; a directory with other files is refused', async () => {
