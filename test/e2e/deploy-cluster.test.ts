@@ -16,7 +16,7 @@ import { runCli, type ProcessResult } from '../support/bundle.js'
 import { writeClusterFile } from './cluster.js'
 import { preparePlan } from '../../src/core.js'
 import { silentLogger } from '../../src/log.js'
-import { renderDrift } from '../modules/rendered-on-node.js'
+import { loggedEvents, renderDrift, unlistedUploads } from '../modules/rendered-on-node.js'
 import { CREDENTIAL_PLACEHOLDERS } from '../../src/modules/kubeadm-join.js'
 import { renderFiles } from '../../src/render.js'
 
@@ -94,6 +94,11 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
     // Per node: modules-load, sysctls, hostname, the kubelet unit and drop-in, containerd's unit, crictl.yaml;
     // on the first control plane also kubeadm-config.yaml and flannel's values.
     expect(drift.compared).toBe(4 * 7 + 2)
+  })
+
+  it('render lists every file the deploy uploaded but artifacts', async () => {
+    const { plan, loaded } = await renderPlan()
+    expect(unlistedUploads({ plan, config: loaded.config }, loggedEvents(first.logs))).toEqual([])
   })
 
   it('runs kubeadm init exactly once, on the first control plane, with the generated config', async () => {

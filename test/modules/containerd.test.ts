@@ -16,7 +16,7 @@ import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { renderFiles } from '../../src/render.js'
 import { runModules, setupWithMirror, type ModuleRun, type ModuleRunOptions, type ModuleRunSetup } from './pipeline-run.js'
-import { renderDrift } from './rendered-on-node.js'
+import { renderDrift, unlistedUploads } from './rendered-on-node.js'
 
 const CONFIG_FILE = join(import.meta.dirname, '../fixtures/configs/runtime-containerd.yaml')
 const NODES = ['node1', 'node2', 'node3']
@@ -129,6 +129,10 @@ describe.skipIf(skipReason)('containerd module on three test nodes', () => {
     const filled = rendered.content.replace('restrict_oom_score_adj = false', 'restrict_oom_score_adj = true')
       .replace(/"<secret: the password of spec\.registry\.auths for harbor\.kk-test\.invalid>"/, `"${REGISTRY_PASSWORD}"`)
     expect(await onNode(setup.nodes, 'node2', 'cat /etc/containerd/config.toml')).toBe(filled)
+  })
+
+  it('render lists every file the deploy uploaded but artifacts', () => {
+    expect(unlistedUploads(setup, first.events)).toEqual([])
   })
 
   it('runs a container from the tiny local image on every node', async () => {

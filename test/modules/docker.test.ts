@@ -13,7 +13,7 @@ import { sh } from '../../src/nodes/quote.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runModules, setupWithMirror, type ModuleRun, type ModuleRunSetup } from './pipeline-run.js'
-import { renderDrift } from './rendered-on-node.js'
+import { renderDrift, unlistedUploads } from './rendered-on-node.js'
 
 const CONFIG_FILE = join(import.meta.dirname, '../fixtures/configs/runtime-docker.yaml')
 const REGISTRY_PASSWORD = 'kk-docker-secret-9x'
@@ -104,6 +104,10 @@ describe.skipIf(skipReason)('docker and cri-dockerd modules on a test node, Kube
     const drift = await renderDrift(setup)
     expect(drift.problems).toEqual([])
     expect(drift.compared).toBe(6)
+  })
+
+  it('render lists every file the deploy uploaded but artifacts', () => {
+    expect(unlistedUploads(setup, first.events)).toEqual([])
   })
 
   it('loads and runs the tiny local image with docker', async () => {

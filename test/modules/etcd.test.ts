@@ -13,7 +13,7 @@ import { CREATE_MODULES } from '../../src/plan/types.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runModules, setupWithMirror, type ModuleRunSetup } from './pipeline-run.js'
-import { renderDrift } from './rendered-on-node.js'
+import { renderDrift, unlistedUploads } from './rendered-on-node.js'
 import { makeConfig } from '../plan/make-config.js'
 
 const ETCDCTL = '/usr/local/bin/etcdctl'
@@ -146,6 +146,10 @@ describe.skipIf(skipReason)('etcd module: a new 3-member cluster on test nodes',
     const drift = await renderDrift(first.setup, { modules: ['etcd'] })
     expect(drift.problems).toEqual([])
     expect(drift.compared).toBe(15)
+  })
+
+  it('render lists every file the etcd module uploaded but artifacts', () => {
+    expect(unlistedUploads(first.setup, first.events)).toEqual([])
   })
 
   it('refuses a client without a certificate signed by the etcd CA', async () => {

@@ -33,3 +33,19 @@ export async function renderDrift(
   }
   return { problems, compared }
 }
+
+// Uploads that are not files render shows: artifacts (binaries, archives kept on the node, charts) and the
+// short-lived bundle putFiles unpacks (its files are listed one by one).
+const NOT_RENDERED = [/^\/usr\/local\/s?bin\/[^/]+$/, /^\/opt\/cni\/bin\//, /^\/var\/lib\/kk-action\/artifacts\//, /\/\.kk-bundle-[0-9a-f]+$/, /\/etc\/kubekey\/network\/[^/]+\.tgz$/]
+
+/** Files a run uploaded (its `upload` events) that render does not list for that host: render would hide them. */
+export function unlistedUploads(setup: Pick<ModuleRunSetup, 'plan' | 'config'>, events: Array<{ type: string; host?: string; path?: string }>): string[] {
+  const listed = new Set(renderFiles(setup.plan, setup.config).map((file) => `${file.host}:${file.path}`))
+  const uploaded = events.flatMap((event) => (event.type === 'upload' && event.host && event.path ? [`${event.host}:${event.path}`] : []))
+  return [...new Set(uploaded)].filter((key) => !listed.has(key) && !NOT_RENDERED.some((pattern) => pattern.test(key.slice(key.indexOf(':') + 1))))
+}
+
+/** The events a CLI run wrote to its logs directory. */
+export function loggedEvents(logsDir: string): Array<{ type: string; host?: string; path?: string }> {
+  return readFileSync(`${logsDir}/events.ndjson`, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
+}
