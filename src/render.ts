@@ -3,7 +3,7 @@
  * (the functions their tasks upload), written under DIR/<host>/<path>. No host is contacted.
  */
 import { createHash } from 'node:crypto'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, posix, relative, resolve, sep } from 'node:path'
 import { artifactKey, type PlannedArtifact } from './artifacts/types.js'
 import type { ClusterConfig } from './config/types.js'
@@ -120,7 +120,20 @@ function targetPath(dest: string, host: string, path: string): string {
   const base = resolve(dest, host)
   const target = resolve(base, `.${path}`)
   if (!`${target}${sep}`.startsWith(`${base}${sep}`)) throw new UserError(`cannot render ${host}:${path}: it leaves ${base}`, { host })
+  refuseSymlinks(resolve(dest), target)
   return target
+}
+
+/** DIR may be a checked-out directory: a symlink in it would send a write, or an earlier render's removal, elsewhere. */
+function refuseSymlinks(root: string, target: string): void {
+  for (let current = target; current !== root && current.startsWith(`${root}${sep}`); current = dirname(current)) {
+    let link = false
+    try { link = lstatSync(current).isSymbolicLink() } catch { continue }
+    if (link) {
+      throw new UserError(`${current} is a symbolic link: render writes only real directories and files under ${root}`, { file: current },
+        'Remove the link, or give another --dest')
+    }
+  }
 }
 
 function clearPreviousRender(dest: string): void {

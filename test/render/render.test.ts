@@ -6,7 +6,7 @@
  * `systemd-analyze verify`, YAML and JSON parsers.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse, parseAllDocuments } from 'yaml'
@@ -267,5 +267,21 @@ describe('kk-action render: what only the run or the node knows, and secrets', (
     const refused = await render(CONTAINERD_2, other).catch((error: unknown) => error)
     expect(isUserError(refused) && refused.message).toMatch(/is not empty and holds no earlier render/)
     expect(readFileSync(join(other, 'mine.txt'), 'utf8')).toBe('keep me')
+  })
+
+  it('never follows a symbolic link in DIR, for writing or for removing an earlier render', async () => {
+    const outside = mkdtempSync(join(work, 'outside-'))
+    writeFileSync(join(outside, 'hosts'), 'mine\n')
+    const dest = mkdtempSync(join(work, 'links-'))
+    await render(CONTAINERD_2, dest)
+    // A checked-out render whose node1/etc was replaced by a link elsewhere.
+    const etc = join(dest, 'node1', 'etc')
+    const moved = mkdtempSync(join(work, 'moved-'))
+    renameSync(etc, join(moved, 'etc'))
+    symlinkSync(outside, etc)
+    const refused = await render(CONTAINERD_2, dest).catch((error: unknown) => error)
+    expect(isUserError(refused) && refused.message).toMatch(/is a symbolic link/)
+    expect(readFileSync(join(outside, 'hosts'), 'utf8')).toBe('mine\n')
+    expect(existsSync(join(outside, 'hostname'))).toBe(false)
   })
 })
