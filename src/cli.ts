@@ -12,9 +12,12 @@ import { cliConsoleSink } from './report/console.js'
 import { DeploymentReport } from './report/report.js'
 import { Redactor } from './report/redact.js'
 import { readFileSync } from 'node:fs'
+import { hostArtifacts, RENDER_INDEX, renderFiles, writeRendered } from './render.js'
 
 const USAGE = `usage:
   kk-action plan   -f cluster.yaml [--json] [--kubernetes-version v] [--container-manager m] [--network-plugin p]
+                   [--checksums FILE] [--mirror URL] [--skip MODULE]... [--until MODULE]
+  kk-action render -f cluster.yaml --dest DIR [--kubernetes-version v] [--container-manager m] [--network-plugin p]
                    [--checksums FILE] [--mirror URL] [--skip MODULE]... [--until MODULE]
   kk-action fetch  -f cluster.yaml --dest DIR [--mirror URL] [--checksums FILE] [--offline-dir DIR]
   kk-action deploy -f cluster.yaml [--logs DIR] [--known-hosts FILE] [--mirror URL] [--skip MODULE]... [--until MODULE]
@@ -82,6 +85,15 @@ async function fetchCommand(values: Values, logger: Logger): Promise<void> {
   logger.info(`${resolved.length} artifact(s), ${(bytes / 1048576).toFixed(1)} MiB in ${values.dest}: use it as offline-dir`)
   const sums = writeBundleChecksums(plan.artifacts, values.dest)
   logger.info(`${sums}: the sums kk-action's catalog lacks (read from their publishers now); give it as checksums on the air-gapped side`)
+}
+
+/** The files deploy would write on each host, under DIR/<host>/<path>, without contacting any host. */
+async function renderCommand(values: Values, logger: Logger): Promise<void> {
+  if (!values.dest) throw new UsageError('--dest DIR is required')
+  const { plan, loaded } = await preparePlan({ ...planRequest(values, logger), preview: true })
+  const summary = writeRendered(renderFiles(plan, loaded.config), values.dest, loaded.secrets, hostArtifacts(plan))
+  for (const file of summary.masked) logger.warning(`${file}: a secret from the config is shown as a placeholder`)
+  logger.info(`${summary.files} file(s) for ${summary.hosts} host(s) in ${values.dest} (index: ${RENDER_INDEX})`)
 }
 
 function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
@@ -160,6 +172,7 @@ function pipelineCommand(pipeline: 'create' | 'delete') {
 const COMMANDS: Record<string, (values: Values, logger: Logger) => Promise<void>> = {
   plan: planCommand,
   fetch: fetchCommand,
+  render: renderCommand,
   deploy: pipelineCommand('create'),
   delete: pipelineCommand('delete'),
 }

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Addon } from '../config/types.js'
+import type { Addon, ClusterConfig } from '../config/types.js'
 import { sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { addonSteps } from './addons-commands.js'
 import { installHelm } from './helm.js'
-import { defineModule } from './module.js'
+import { defineModule, type NodeFile } from './module.js'
+import { putNodeFile } from './steps.js'
 
 // When an addon gives no retries/delay: one attempt; a delay of 5 s when only retries is set.
 const DEFAULT_RETRIES = 0
@@ -23,7 +24,13 @@ export const addons = defineModule({
     // Each addon retries by its own retries/delay, so the task itself does not.
     ...config.addons.map((addon) => ({ name: `addon ${addon.name}`, timeoutMs: addonTimeoutMs(addon), run: (t: TaskContext) => applyAddon(t, addon) })),
   ],
+  files: ({ config }) => config.addons.flatMap((addon) => addonFiles(config, addon)),
 })
+
+/** The runner's files an addon's commands read on the node (values file, packaged chart, manifests), sent as they are. */
+export function addonFiles(config: ClusterConfig, addon: Addon): NodeFile[] {
+  return addonSteps(config, addon).files.map((file) => ({ path: file.remote, mode: 0o600, content: '', source: file.local }))
+}
 
 function addonTimeoutMs(addon: Addon): number {
   const attempts = 1 + (addon.retries ?? DEFAULT_RETRIES)
@@ -32,9 +39,9 @@ function addonTimeoutMs(addon: Addon): number {
 
 async function applyAddon(t: TaskContext, addon: Addon): Promise<void> {
   const steps = addonSteps(t.config, addon)
-  for (const file of steps.files) {
-    await t.exec(sh`mkdir -p -- ${file.remote.slice(0, file.remote.lastIndexOf('/'))}`)
-    await t.upload(file.local, file.remote, { mode: 0o600 })
+  for (const file of addonFiles(t.config, addon)) {
+    await t.exec(sh`mkdir -p -- ${file.path.slice(0, file.path.lastIndexOf('/'))}`)
+    await putNodeFile(t, file)
   }
   const retries = addon.retries ?? DEFAULT_RETRIES
   for (let attempt = 0; ; attempt++) {

@@ -1,8 +1,8 @@
 import type { ClusterConfig, Host } from '../config/types.js'
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
-import { defineModule, nothingNeeded } from './module.js'
-import { putFile } from './steps.js'
+import { defineModule, nothingNeeded, placeholder, type NodeFile } from './module.js'
+import { putNodeFile } from './steps.js'
 
 const HOSTS_BEGIN = '# kk-action hosts BEGIN'
 const HOSTS_END = '# kk-action hosts END'
@@ -37,9 +37,13 @@ async function disableSwap(t: TaskContext): Promise<void> {
   }
 }
 
+export function kernelModulesFile(config: ClusterConfig): NodeFile {
+  return { path: '/etc/modules-load.d/kubernetes.conf', mode: 0o644, content: `${kernelModules(config).join('\n')}\n` }
+}
+
 async function loadKernelModules(t: TaskContext): Promise<void> {
   const modules = kernelModules(t.config)
-  if (await putFile(t, '/etc/modules-load.d/kubernetes.conf', `${modules.join('\n')}\n`)) t.changed()
+  if (await putNodeFile(t, kernelModulesFile(t.config))) t.changed()
   for (const module of modules) {
     const loaded = await t.exec(sh`test -d /sys/module/${module}`, { allowFailure: true })
     if (loaded.code === 0) continue
@@ -49,9 +53,13 @@ async function loadKernelModules(t: TaskContext): Promise<void> {
   }
 }
 
-async function applySysctls(t: TaskContext): Promise<void> {
+export function sysctlFile(): NodeFile {
   const content = Object.entries(KUBERNETES_SYSCTLS).map(([key, value]) => `${key} = ${value}`).join('\n') + '\n'
-  const changed = await putFile(t, '/etc/sysctl.d/99-kubernetes.conf', content)
+  return { path: '/etc/sysctl.d/99-kubernetes.conf', mode: 0o644, content }
+}
+
+async function applySysctls(t: TaskContext): Promise<void> {
+  const changed = await putNodeFile(t, sysctlFile())
   const current = await t.exec(sh`sysctl -n ${Object.keys(KUBERNETES_SYSCTLS)}`, { allowFailure: true })
   const values = current.stdout.split('\n').map((l) => l.trim())
   const drifted = Object.values(KUBERNETES_SYSCTLS).some((value, i) => values[i] !== value)
@@ -87,17 +95,26 @@ export function withHostsBlock(current: string, block: string): string {
   return `${base}${block}\n`
 }
 
+/** The node's own /etc/hosts (`current`, ending in a newline) with kk-action's block. */
+export function etcHostsFile(config: ClusterConfig, host: Host, current: string): NodeFile {
+  return { path: '/etc/hosts', mode: 0o644, content: withHostsBlock(current, hostsBlock(config, host)) }
+}
+
 async function writeEtcHosts(t: TaskContext): Promise<void> {
   const current = (await t.exec(raw('cat /etc/hosts'))).stdout
-  const wanted = withHostsBlock(current.endsWith('\n') ? current : `${current}\n`, hostsBlock(t.config, t.host))
-  if (wanted !== current && (await putFile(t, '/etc/hosts', wanted))) t.changed()
+  const file = etcHostsFile(t.config, t.host, current.endsWith('\n') ? current : `${current}\n`)
+  if (file.content !== current && (await putNodeFile(t, file))) t.changed()
+}
+
+export function hostnameFile(host: Host): NodeFile {
+  return { path: '/etc/hostname', mode: 0o644, content: `${host.name}\n` }
 }
 
 async function setHostname(t: TaskContext): Promise<void> {
   const current = (await t.exec(raw('hostname'))).stdout.trim()
   if (current === t.host.name) return
   await t.exec(sh`hostname ${t.host.name}`)
-  await putFile(t, '/etc/hostname', `${t.host.name}\n`)
+  await putNodeFile(t, hostnameFile(t.host))
   t.changed()
 }
 
@@ -110,11 +127,17 @@ async function setTimezone(t: TaskContext): Promise<void> {
   t.changed()
 }
 
+/** systemd-timesyncd's drop-in for spec.system.ntpServers; undefined when none are set. */
+export function timesyncdFile(config: ClusterConfig): NodeFile | undefined {
+  const servers = config.system.ntpServers
+  if (!Array.isArray(servers) || !servers.length) return undefined
+  return { path: '/etc/systemd/timesyncd.conf.d/kk-action.conf', mode: 0o644, content: `[Time]\nNTP=${servers.join(' ')}\n` }
+}
+
 async function configureNtp(t: TaskContext): Promise<void> {
-  const servers = t.config.system.ntpServers
-  if (!Array.isArray(servers) || !servers.length) return
-  const content = `[Time]\nNTP=${servers.join(' ')}\n`
-  if (await putFile(t, '/etc/systemd/timesyncd.conf.d/kk-action.conf', content)) {
+  const file = timesyncdFile(t.config)
+  if (!file) return
+  if (await putNodeFile(t, file)) {
     const restarted = await t.exec(raw('systemctl restart systemd-timesyncd'), { allowFailure: true })
     if (restarted.code !== 0) t.warn(`${t.host.name} has no systemd-timesyncd; spec.system.ntpServers was written but is not in use`)
     t.changed()
@@ -136,4 +159,14 @@ export const configureOs = defineModule({
     { name: 'timezone', run: setTimezone },
     { name: 'NTP servers', run: configureNtp },
   ],
+  files: ({ config }, host) => {
+    const ntp = timesyncdFile(config)
+    return [
+      kernelModulesFile(config),
+      sysctlFile(),
+      { ...etcHostsFile(config, host, `# ${placeholder("the node's own /etc/hosts lines stay here")}\n`), note: 'the block between the kk-action markers replaces an earlier one; the node\'s own lines stay' },
+      { ...hostnameFile(host), note: 'written only when the hostname differs' },
+      ...(ntp ? [ntp] : []),
+    ]
+  },
 })

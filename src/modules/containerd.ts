@@ -1,17 +1,17 @@
 import { posix } from 'node:path'
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
-import { defineModule, kubernetesNodes, type ModuleDefinition } from './module.js'
+import type { ClusterConfig } from '../config/types.js'
+import { defineModule, kubernetesNodes, placeholder, type ModuleDefinition, type NodeFile } from './module.js'
 import {
   CERTS_D, CONTAINERD_SOCKET, CONTAINERD_UNIT, renderContainerdConfig, renderCrictlConfig,
 } from './runtime-containerd-config.js'
 import {
-  certsPaths, HOSTS_TOML_MARK, registryCredentials, registryHosts, renderHostsToml, type CertsFound, type RegistryHost,
+  certsPaths, credentialPlaceholders, HOSTS_TOML_MARK, registryCredentials, registryHosts, renderHostsToml, type CertsFound,
+  type RegistryCredential, type RegistryHost,
 } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, writeKubeletPullCredentials } from './runtime-service.js'
-import {
-  ensureServiceCurrent, installArchiveInto, installBinary, putFile, putPrivateFile, requestRestart,
-} from './steps.js'
+import { dataDirFromSpec, expectDaemonVersion, kubeletPullCredentialsPlaceholder, writeKubeletPullCredentials } from './runtime-service.js'
+import { ensureServiceCurrent, installArchiveInto, installBinary, putNodeFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const CTR = `${BIN}/ctr`
@@ -45,7 +45,46 @@ export function containerdModule(options: ContainerdOptions = {}): ModuleDefinit
       { name: 'start containerd', retries: 2, timeoutMs: 3 * 60_000, run: start },
       { name: 'verify containerd', retries: 4, retryDelayMs: 3000, timeoutMs: 2 * 60_000, run: verify },
     ],
+    files: (ctx) => {
+      const restrict = options.restrictOomScoreAdj ?? 'auto'
+      const config = containerdConfigFile(ctx.config, {
+        version: ctx.versions.containerd, sandboxImage: ctx.images.sandbox, restrictOomScoreAdj: restrict === true, credentials: credentialPlaceholders(registryCredentials(ctx.config)),
+      })
+      const certs = new Map(certsPaths(ctx.config).map((dir) => [dir, { ca: [placeholder(`the *.crt files found in ${dir} on the node`)], client: [] }]))
+      const pullCredentials = kubeletPullCredentialsPlaceholder(ctx.config)
+      return [
+        restrict === 'auto' ? { ...config, note: 'restrict_oom_score_adj is decided on each node: true where root cannot lower oom_score_adj (a container)' } : config,
+        CONTAINERD_UNIT_FILE,
+        ...registryHostsFiles(registryHosts(ctx.config, certs)),
+        CRICTL_CONFIG_FILE,
+        ...(pullCredentials ? [pullCredentials] : []),
+      ]
+    },
   })
+}
+
+/** config.toml; registry passwords may be in it: never world-readable, no copy left on the runner. */
+export function containerdConfigFile(
+  config: ClusterConfig, facts: { version: string; sandboxImage: string; restrictOomScoreAdj: boolean; credentials: RegistryCredential[] },
+): NodeFile {
+  const content = renderContainerdConfig({
+    version: facts.version,
+    sandboxImage: facts.sandboxImage,
+    root: dataDirFromSpec(config, 'containerdDataDir') ?? '/var/lib/containerd',
+    restrictOomScoreAdj: facts.restrictOomScoreAdj,
+    credentials: facts.credentials,
+  })
+  // A packaged containerd's own config.toml is kept for the delete pipeline to put back.
+  return { path: CONFIG, mode: 0o600, content, secret: true, keepOriginal: true }
+}
+
+const CONTAINERD_UNIT_FILE: NodeFile = { path: UNIT, mode: 0o644, content: CONTAINERD_UNIT }
+const CRICTL_CONFIG_FILE: NodeFile = {
+  path: '/etc/crictl.yaml', mode: 0o644, content: renderCrictlConfig(`unix://${CONTAINERD_SOCKET}`), keepOriginal: true,
+}
+
+function registryHostsFiles(registries: RegistryHost[]): NodeFile[] {
+  return registries.map((registry) => ({ path: `${CERTS_D}/${registry.host}/hosts.toml`, mode: 0o644, content: renderHostsToml(registry) }))
 }
 
 export const containerd = containerdModule()
@@ -59,22 +98,16 @@ async function installBinaries(t: TaskContext): Promise<void> {
 
 async function configure(t: TaskContext, options: ContainerdOptions): Promise<void> {
   const restrictOomScoreAdj = await decideRestrictOomScoreAdj(t, options.restrictOomScoreAdj ?? 'auto')
-  const settings = {
-    version: t.artifact('containerd').artifact.version,
-    sandboxImage: t.plan.images.sandbox,
-    root: dataDirFromSpec(t.config, 'containerdDataDir') ?? '/var/lib/containerd',
-    restrictOomScoreAdj,
-    credentials: registryCredentials(t.config),
-  }
-  // Registry passwords may be in it: never world-readable, and no copy left on the runner. A packaged containerd's
-  // own config.toml is kept for the delete pipeline to put back.
-  const configChanged = await putPrivateFile(t, CONFIG, renderContainerdConfig(settings), 0o600, { keepOriginal: true })
-  const unitChanged = await putFile(t, UNIT, CONTAINERD_UNIT)
+  const config = containerdConfigFile(t.config, {
+    version: t.artifact('containerd').artifact.version, sandboxImage: t.plan.images.sandbox, restrictOomScoreAdj, credentials: registryCredentials(t.config),
+  })
+  const configChanged = await putNodeFile(t, config)
+  const unitChanged = await putNodeFile(t, CONTAINERD_UNIT_FILE)
   if (unitChanged) await t.exec(raw('systemctl daemon-reload'))
   if (configChanged || unitChanged) await requestRestart(t, 'containerd')
   // containerd reads certs.d on every pull: hosts.toml changes need no restart.
   await syncRegistryHosts(t, registryHosts(t.config, await findCerts(t)))
-  await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(`unix://${CONTAINERD_SOCKET}`), 0o644, { keepOriginal: true })
+  await putNodeFile(t, CRICTL_CONFIG_FILE)
   await writeKubeletPullCredentials(t)
 }
 
@@ -136,7 +169,7 @@ async function findCerts(t: TaskContext): Promise<Map<string, CertsFound>> {
 
 /** Writes one hosts.toml per registry and removes those kk-action wrote earlier for registries now gone. */
 async function syncRegistryHosts(t: TaskContext, registries: RegistryHost[]): Promise<void> {
-  for (const registry of registries) await putFile(t, `${CERTS_D}/${registry.host}/hosts.toml`, renderHostsToml(registry))
+  for (const file of registryHostsFiles(registries)) await putNodeFile(t, file)
   const ours = await t.exec(sh`grep -l -x -F -- ${HOSTS_TOML_MARK} ${raw(`${CERTS_D}/*/hosts.toml`)} 2>/dev/null`, { allowFailure: true })
   const wanted = new Set(registries.map((r) => `${CERTS_D}/${r.host}/hosts.toml`))
   for (const file of ours.stdout.split('\n').filter((f) => f && !wanted.has(f))) {

@@ -2,8 +2,8 @@ import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
 import { docker } from './docker.js'
-import { defineModule, kubernetesNodes } from './module.js'
-import { ensureServiceState, installArchiveInto, putFile, requestRestart } from './steps.js'
+import { defineModule, kubernetesNodes, type NodeFile } from './module.js'
+import { ensureServiceState, installArchiveInto, putNodeFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const SERVICE = 'cri-docker.service'
@@ -71,15 +71,22 @@ export const criDockerd = defineModule({
     { name: 'start cri-dockerd', retries: 2, timeoutMs: 3 * 60_000, run: start },
     { name: 'verify cri-dockerd', retries: 4, retryDelayMs: 3000, timeoutMs: 60_000, run: verify },
   ],
+  files: (ctx) => [serviceFile(ctx.images.sandbox), SOCKET_FILE],
 })
+
+function serviceFile(sandboxImage: string): NodeFile {
+  return { path: `/etc/systemd/system/${SERVICE}`, mode: 0o644, content: serviceUnit(sandboxImage) }
+}
+
+const SOCKET_FILE: NodeFile = { path: `/etc/systemd/system/${SOCKET}`, mode: 0o644, content: SOCKET_UNIT }
 
 async function install(t: TaskContext): Promise<void> {
   if (await installArchiveInto(t, 'cri-dockerd', BIN)) await requestRestart(t, SERVICE)
 }
 
 async function configure(t: TaskContext): Promise<void> {
-  const service = await putFile(t, `/etc/systemd/system/${SERVICE}`, serviceUnit(t.plan.images.sandbox))
-  const socket = await putFile(t, `/etc/systemd/system/${SOCKET}`, SOCKET_UNIT)
+  const service = await putNodeFile(t, serviceFile(t.plan.images.sandbox))
+  const socket = await putNodeFile(t, SOCKET_FILE)
   if (service || socket) {
     await t.exec(raw('systemctl daemon-reload'))
     await requestRestart(t, SERVICE)

@@ -1,11 +1,12 @@
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
-import { defineModule, kubernetesNodes } from './module.js'
+import type { ClusterConfig } from '../config/types.js'
+import { defineModule, kubernetesNodes, type NodeFile } from './module.js'
 import { renderCrictlConfig } from './runtime-containerd-config.js'
 import { dockerRegistrySettings } from './runtime-registry.js'
-import { dataDirFromSpec, expectDaemonVersion, writeKubeletPullCredentials } from './runtime-service.js'
-import { ensureServiceCurrent, installArchiveInto, putFile, requestRestart } from './steps.js'
+import { dataDirFromSpec, expectDaemonVersion, kubeletPullCredentialsPlaceholder, writeKubeletPullCredentials } from './runtime-service.js'
+import { ensureServiceCurrent, installArchiveInto, putNodeFile, requestRestart } from './steps.js'
 
 const BIN = '/usr/local/bin'
 const DOCKER = `${BIN}/docker`
@@ -69,7 +70,23 @@ export const docker = defineModule({
     { name: 'start docker', retries: 2, timeoutMs: 6 * 60_000, run: start },
     { name: 'verify docker', retries: 4, retryDelayMs: 3000, timeoutMs: 2 * 60_000, run: verify },
   ],
+  files: ({ config }) => {
+    const pullCredentials = kubeletPullCredentialsPlaceholder(config)
+    return [daemonJsonFile(config), DOCKER_SERVICE_FILE, DOCKER_SOCKET_FILE, crictlConfigFile(config), ...(pullCredentials ? [pullCredentials] : [])]
+  },
 })
+
+const DOCKER_SERVICE_FILE: NodeFile = { path: '/etc/systemd/system/docker.service', mode: 0o644, content: DOCKER_SERVICE }
+const DOCKER_SOCKET_FILE: NodeFile = { path: '/etc/systemd/system/docker.socket', mode: 0o644, content: DOCKER_SOCKET }
+
+/** The machine's own daemon.json (a Docker package's, a runner image's) is kept for the delete pipeline to put back. */
+export function daemonJsonFile(config: ClusterConfig): NodeFile {
+  return { path: DAEMON_JSON, mode: 0o644, content: renderDaemonJson(config), keepOriginal: true }
+}
+
+function crictlConfigFile(config: ClusterConfig): NodeFile {
+  return { path: '/etc/crictl.yaml', mode: 0o644, content: renderCrictlConfig(criEndpoint(config.kubernetes.version)), keepOriginal: true }
+}
 
 async function installBinaries(t: TaskContext): Promise<void> {
   if (await installArchiveInto(t, 'docker', BIN)) await requestRestart(t, 'docker')
@@ -78,13 +95,12 @@ async function installBinaries(t: TaskContext): Promise<void> {
 
 async function configure(t: TaskContext): Promise<void> {
   await ensureDockerGroup(t)
-  // The machine's own daemon.json (a Docker package's, a runner image's) is kept for the delete pipeline to put back.
-  const daemonChanged = await putFile(t, DAEMON_JSON, renderDaemonJson(t), 0o644, { keepOriginal: true })
-  const serviceChanged = await putFile(t, '/etc/systemd/system/docker.service', DOCKER_SERVICE)
-  const socketChanged = await putFile(t, '/etc/systemd/system/docker.socket', DOCKER_SOCKET)
+  const daemonChanged = await putNodeFile(t, daemonJsonFile(t.config))
+  const serviceChanged = await putNodeFile(t, DOCKER_SERVICE_FILE)
+  const socketChanged = await putNodeFile(t, DOCKER_SOCKET_FILE)
   if (serviceChanged || socketChanged) await t.exec(raw('systemctl daemon-reload'))
   if (daemonChanged || serviceChanged || socketChanged) await requestRestart(t, 'docker')
-  await putFile(t, '/etc/crictl.yaml', renderCrictlConfig(criEndpoint(t.config.kubernetes.version)), 0o644, { keepOriginal: true })
+  await putNodeFile(t, crictlConfigFile(t.config))
   await writeKubeletPullCredentials(t)
 }
 
@@ -114,9 +130,9 @@ async function ensureDockerGroup(t: TaskContext): Promise<void> {
   t.changed()
 }
 
-function renderDaemonJson(t: TaskContext): string {
-  const { mirrors, insecure } = dockerRegistrySettings(t.config)
-  const dataRoot = dataDirFromSpec(t.config, 'dockerDataDir')
+function renderDaemonJson(config: ClusterConfig): string {
+  const { mirrors, insecure } = dockerRegistrySettings(config)
+  const dataRoot = dataDirFromSpec(config, 'dockerDataDir')
   const daemon = {
     'exec-opts': ['native.cgroupdriver=systemd'],
     'log-driver': 'json-file',

@@ -113,6 +113,11 @@ function keyMatches(certPem: string, keyPem: string): boolean {
   }
 }
 
+/** Every file of the certificate directory, in a stable order: the CA, then each wanted certificate and key. */
+export function pkiFileNames(wanted: CertSpec[]): string[] {
+  return [CA_CERT, CA_KEY, ...wanted.flatMap((cert) => [cert.certFile, cert.keyFile])]
+}
+
 /** Private keys are the files named *-key.pem. */
 export function isPrivateKey(fileName: string): boolean {
   return fileName.endsWith('-key.pem')

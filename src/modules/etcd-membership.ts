@@ -18,8 +18,8 @@ export function decideRoles(hosts: Host[], states: ReadonlyMap<string, MemberSta
   const roles = new Map<string, MemberRole>()
   const withData = hosts.filter((host) => states.get(host.name)!.hasData)
   if (withData.length === 0) {
-    const initialCluster = hosts.map((host) => `${memberName(host)}=${peerUrl(host, ports)}`).join(',')
-    for (const host of hosts) roles.set(host.name, { kind: 'bootstrap', bootstrap: { state: 'new', initialCluster } })
+    const bootstrap = freshBootstrap(hosts, ports)
+    for (const host of hosts) roles.set(host.name, { kind: 'bootstrap', bootstrap })
     return roles
   }
   // Members of a cluster bootstrapped as "new" that never started still start as that cluster planned:
@@ -36,6 +36,11 @@ export function decideRoles(hosts: Host[], states: ReadonlyMap<string, MemberSta
       : { kind: 'join' })
   }
   return roles
+}
+
+/** How every member of a new cluster starts: all etcd hosts, under the names kk-action gives them. */
+export function freshBootstrap(hosts: Host[], ports: EtcdPorts): Bootstrap {
+  return { state: 'new', initialCluster: hosts.map((host) => `${memberName(host)}=${peerUrl(host, ports)}`).join(',') }
 }
 
 function checkSingleCA(hosts: Host[], states: ReadonlyMap<string, MemberState>): void {

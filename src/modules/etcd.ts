@@ -3,16 +3,17 @@ import { UserError } from '../errors.js'
 import { raw, sh } from '../nodes/quote.js'
 import type { PlanContext } from '../plan/types.js'
 import type { Task, TaskContext } from '../pipeline/types.js'
-import { isPrivateKey, preparePki, wantedCerts, type PemFiles } from './etcd-certs.js'
+import { isPrivateKey, pkiFileNames, preparePki, wantedCerts, type PemFiles } from './etcd-certs.js'
 import {
   BACKUP_SERVICE_FILE, BACKUP_TIMER_FILE, backupScriptPath, BIN_DIR, certFiles, clientUrl, ETCD_CERT_DIR, ETCD_ENV_FILE,
   ETCD_UNIT, ETCD_UNIT_FILE, etcdPorts, memberName, peerUrl, renderBackupScript, renderBackupService, renderBackupTimer,
   renderEtcdEnv, type Bootstrap,
 } from './etcd-config.js'
-import { decideRoles, foreignMembers, foreignMembersMessage, joiningInitialCluster, type MemberRole } from './etcd-membership.js'
+import { decideRoles, foreignMembers, foreignMembersMessage, freshBootstrap, joiningInitialCluster, type MemberRole } from './etcd-membership.js'
 import { etcdctl, inspectMember, listMembers, parseMemberList, readPemFiles, waitUntil, type MemberState } from './etcd-remote.js'
-import { defineModule } from './module.js'
-import { clearPendingRestart, ensureServiceState, installFromArchive, putFile, putFiles, requestRestart } from './steps.js'
+import type { ClusterConfig } from '../config/types.js'
+import { defineModule, placeholder, type NodeFile } from './module.js'
+import { clearPendingRestart, ensureServiceState, installFromArchive, putFiles, putNodeFile, requestRestart, type FileContent } from './steps.js'
 
 /** What later modules (kubeadm-init) read from `t.shared` under ETCD_SHARED_KEY. */
 export interface EtcdClientInfo {
@@ -119,13 +120,17 @@ function clientInfo(run: EtcdRun, controlPlanes: Host[]): EtcdClientInfo {
   }
 }
 
+/** The certificate directory's files by name: keys 0600. */
+export function certificateFiles(pki: PemFiles): Map<string, FileContent> {
+  return new Map([...pki].map(([name, content]) => [name, { content, mode: isPrivateKey(name) ? 0o600 : 0o644 }]))
+}
+
 /** The whole certificate directory on every etcd host (KubeKey's layout); keys 0600 in a 0700 directory. */
 async function installCertificates(run: EtcdRun, t: TaskContext): Promise<void> {
   await t.exec(sh`install -d -m 0700 ${ETCD_CERT_DIR}`)
   // Only these are read by the host's own etcd: a change elsewhere (a new host's certificates) needs no restart.
   const readByEtcd = new Set([certFiles.ca, certFiles.member(t.host.name), certFiles.memberKey(t.host.name)])
-  const files = new Map([...run.pki].map(([name, content]) => [name, { content, mode: isPrivateKey(name) ? 0o600 : 0o644 }]))
-  const changed = await putFiles(t, ETCD_CERT_DIR, files)
+  const changed = await putFiles(t, ETCD_CERT_DIR, certificateFiles(run.pki))
   if (changed.some((name) => readByEtcd.has(`${ETCD_CERT_DIR}/${name}`))) await markTouched(run, t)
   // An upload that finds the same bytes leaves the mode alone; keys made by someone else may be readable.
   const loosened = await t.exec(sh`find ${ETCD_CERT_DIR} -maxdepth 1 -name '*-key.pem' ! -perm 0600 -exec chmod 0600 {} + -print`)
@@ -145,12 +150,17 @@ async function installEtcdBinaries(run: EtcdRun, t: TaskContext): Promise<void> 
 
 /** etcd.env and etcd.service; for a member that ran before, its bootstrap settings are kept (etcd ignores them now). */
 async function writeMemberConfig(run: EtcdRun, t: TaskContext, bootstrap: Bootstrap): Promise<void> {
-  const env = renderEtcdEnv(t.config, t.host, memberNameOf(run, t.host), bootstrap, run.ctx.versions.etcd)
-  const envChanged = await putFile(t, ETCD_ENV_FILE, env, 0o644)
-  const unitChanged = await putFile(t, ETCD_UNIT_FILE, ETCD_UNIT)
+  const envChanged = await putNodeFile(t, etcdEnvFile(t.config, t.host, memberNameOf(run, t.host), bootstrap, run.ctx.versions.etcd))
+  const unitChanged = await putNodeFile(t, ETCD_UNIT_NODE_FILE)
   await ensureServiceState(t, { enable: ['etcd'], unitsChanged: unitChanged })
   if (envChanged || unitChanged) await markTouched(run, t)
 }
+
+export function etcdEnvFile(config: ClusterConfig, host: Host, name: string, bootstrap: Bootstrap, version: string): NodeFile {
+  return { path: ETCD_ENV_FILE, mode: 0o644, content: renderEtcdEnv(config, host, name, bootstrap, version) }
+}
+
+const ETCD_UNIT_NODE_FILE: NodeFile = { path: ETCD_UNIT_FILE, mode: 0o644, content: ETCD_UNIT }
 
 function memberNameOf(run: EtcdRun, host: Host): string {
   const state = run.state(host)
@@ -239,13 +249,23 @@ async function checkClusterHealth(run: EtcdRun, t: TaskContext): Promise<void> {
 
 /** KubeKey's backup schedule: a snapshot script, a oneshot service and a timer every backupPeriod minutes. */
 async function installBackupSchedule(_run: EtcdRun, t: TaskContext): Promise<void> {
-  const script = await putFile(t, backupScriptPath(t.config), renderBackupScript(t.config, t.host), 0o755)
-  const service = await putFile(t, BACKUP_SERVICE_FILE, renderBackupService(t.config))
-  const timer = await putFile(t, BACKUP_TIMER_FILE, renderBackupTimer(t.config))
+  const [scriptFile, serviceFile, timerFile] = backupFiles(t.config, t.host)
+  const script = await putNodeFile(t, scriptFile)
+  const service = await putNodeFile(t, serviceFile)
+  const timer = await putNodeFile(t, timerFile)
   await ensureServiceState(t, {
     enable: ['backup-etcd.timer'], start: 'backup-etcd.timer', restart: 'backup-etcd.timer', restartNow: timer, rememberRestart: false,
     unitsChanged: script || service || timer,
   })
+}
+
+/** The backup script, its oneshot service and its timer. */
+export function backupFiles(config: ClusterConfig, host: Host): [NodeFile, NodeFile, NodeFile] {
+  return [
+    { path: backupScriptPath(config), mode: 0o755, content: renderBackupScript(config, host) },
+    { path: BACKUP_SERVICE_FILE, mode: 0o644, content: renderBackupService(config) },
+    { path: BACKUP_TIMER_FILE, mode: 0o644, content: renderBackupTimer(config) },
+  ]
 }
 
 function lastLine(text: string): string {
@@ -284,4 +304,26 @@ export const etcd = defineModule({
   },
   needs: () => ['etcd'],
   tasks: etcdTasks,
+  files: (ctx, host) => {
+    const hosts = ctx.hostsWithRole('etcd')
+    const env = etcdEnvFile(ctx.config, host, memberName(host), freshBootstrap(hosts, etcdPorts(ctx.config)), ctx.versions.etcd)
+    return [
+      ...etcdPkiPlaceholders(hosts, ctx.hostsWithRole('control-plane')),
+      { ...env, note: 'for a new cluster; a member with data keeps its name and bootstrap settings, a host added to a running cluster joins it' },
+      ETCD_UNIT_NODE_FILE,
+      ...backupFiles(ctx.config, host),
+    ]
+  },
 })
+
+/**
+ * The etcd PKI as render shows it: made on the runner during the deploy (or kept from the nodes while still
+ * right), so each file is a placeholder. Also what kubeadm-init puts on control planes.
+ */
+export function etcdPkiPlaceholders(etcdHosts: Host[], controlPlanes: Host[], only?: (path: string) => boolean): NodeFile[] {
+  const names = pkiFileNames(wantedCerts(etcdHosts, controlPlanes))
+  const pki: PemFiles = new Map(names.map((name) => [name, `${placeholder(`${isPrivateKey(name) ? 'private key' : 'certificate'} made by kk-action during the deploy`)}\n`]))
+  return [...certificateFiles(pki)]
+    .map(([name, file]) => ({ path: `${ETCD_CERT_DIR}/${name}`, ...file, note: 'made on the runner during the deploy, or kept from the nodes while still valid' }))
+    .filter((file) => !only || only(file.path))
+}

@@ -1,4 +1,4 @@
-import { joinTasks } from './kubeadm-join.js'
+import { joinFiles, joinTasks } from './kubeadm-join.js'
 import { defineModule, nothingNeeded } from './module.js'
 
 /** The other control-plane hosts join, one at a time (each new apiserver and etcd member settles first). */
@@ -11,4 +11,5 @@ export const joinControlPlane = defineModule({
   },
   needs: nothingNeeded,
   tasks: (ctx) => joinTasks(ctx, true),
+  files: ({ config }, host) => joinFiles(config, host, true),
 })

@@ -1,4 +1,4 @@
-import { joinTasks } from './kubeadm-join.js'
+import { joinFiles, joinTasks } from './kubeadm-join.js'
 import { defineModule, nothingNeeded } from './module.js'
 import type { PlanContext } from '../plan/types.js'
 
@@ -14,4 +14,5 @@ export const joinWorkers = defineModule({
   skip: (ctx) => (dedicatedWorkers(ctx).length > 0 ? undefined : 'roleGroups.worker has no host outside the control plane'),
   needs: nothingNeeded,
   tasks: (ctx) => joinTasks(ctx, false),
+  files: ({ config }, host) => joinFiles(config, host, false),
 })

@@ -1,18 +1,19 @@
 import { kubernetesMinor } from '../artifacts/catalog.js'
-import type { Host } from '../config/types.js'
+import type { ClusterConfig, Host } from '../config/types.js'
 import { UserError } from '../errors.js'
 import { sh } from '../nodes/quote.js'
 import type { PlanContext } from '../plan/types.js'
 import type { Task, TaskContext } from '../pipeline/types.js'
-import { certFiles } from './etcd-config.js'
-import { ETCD_SHARED_KEY, type EtcdClientInfo } from './etcd.js'
+import { certFiles, clientUrl, etcdPorts } from './etcd-config.js'
+import { ETCD_SHARED_KEY, etcdPkiPlaceholders, type EtcdClientInfo } from './etcd.js'
 import {
   ADMIN_CONF, controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBECTL, renderInitConfig, type ExternalEtcd,
 } from './kubeadm-config.js'
 import { parseInitOutput, registerCredentials } from './kubeadm-join.js'
 import { kubeVipBackToAdminConf, kubeVipNeedsSuperAdmin } from './lb-kube-vip.js'
-import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
-import { putFile, putFiles } from './steps.js'
+import { alwaysRuns, defineModule, nothingNeeded, type NodeFile } from './module.js'
+import { putFiles, putNodeFile } from './steps.js'
+import type { KubeadmImages } from './runtime-images.js'
 
 const APISERVER_WAIT_MS = 60_000
 
@@ -27,19 +28,25 @@ class InitRun {
  * The external etcd kube-apiserver uses: kk-action's own (etcd.type kubekey, certificates of the node-<host> client
  * pair the etcd module issued for this control plane) or the user's (etcd.type external).
  */
-function externalEtcd(t: TaskContext, host: Host): ExternalEtcd | undefined {
-  const { etcd } = t.config
+function externalEtcd(config: ClusterConfig, host: Host): ExternalEtcd | undefined {
+  const { etcd } = config
   if (etcd.type === 'kubeadm') return undefined
   if (etcd.type === 'external') {
     const external = etcd.external
     if (!external?.endpoints.length) {
-      throw new UserError('etcd.type is external but etcd.external.endpoints is empty', { file: t.config.file, field: 'spec.etcd.external.endpoints' },
+      throw new UserError('etcd.type is external but etcd.external.endpoints is empty', { file: config.file, field: 'spec.etcd.external.endpoints' },
         'List the https:// client URLs of the etcd members, with caFile, certFile and keyFile')
     }
     return { endpoints: external.endpoints, caFile: external.caFile ?? '', certFile: external.certFile ?? '', keyFile: external.keyFile ?? '' }
   }
-  const info = etcdInfo(t)
-  return { endpoints: info.endpoints, caFile: info.caFile, certFile: certFiles.node(host.name), keyFile: certFiles.nodeKey(host.name) }
+  // The etcd module's endpoints (EtcdClientInfo.endpoints): every etcd host's client URL.
+  const endpoints = config.hosts.filter((h) => h.roles.includes('etcd')).map((h) => clientUrl(h, etcdPorts(config)))
+  return { endpoints, caFile: certFiles.ca, certFile: certFiles.node(host.name), keyFile: certFiles.nodeKey(host.name) }
+}
+
+/** /etc/kubernetes/kubeadm-config.yaml of the first control plane. */
+export function initConfigFile(config: ClusterConfig, host: Host, images?: KubeadmImages): NodeFile {
+  return { path: KUBEADM_CONFIG_FILE, mode: 0o600, content: renderInitConfig(config, host, externalEtcd(config, host), images) }
 }
 
 function etcdInfo(t: TaskContext): EtcdClientInfo {
@@ -92,7 +99,7 @@ async function inspectCluster(run: InitRun, t: TaskContext): Promise<void> {
 async function writeConfig(run: InitRun, t: TaskContext): Promise<void> {
   await installEtcdClientFiles(t)
   // plan.images is the plan's image decision; a context without a plan (scripted unit tests) gets the same one from the config.
-  const changed = await putFile(t, KUBEADM_CONFIG_FILE, renderInitConfig(t.config, t.host, externalEtcd(t, t.host), t.plan?.images), 0o600)
+  const changed = await putNodeFile(t, initConfigFile(t.config, t.host, t.plan?.images))
   if (changed && run.clusterHealthy) {
     t.warn(`${KUBEADM_CONFIG_FILE} changed on ${t.host.name}, but the cluster exists: kubeadm init is not run again, ` +
       'so changes to the cluster, kubelet and kube-proxy configuration are not applied to it')
@@ -134,4 +141,12 @@ export const kubeadmInit = defineModule({
   skip: alwaysRuns,
   needs: nothingNeeded,
   tasks: initTasks,
+  files: (ctx, host) => {
+    // The etcd client pair kube-apiserver reads; on etcd hosts the etcd module has written it already.
+    const client = new Set([certFiles.ca, certFiles.node(host.name), certFiles.nodeKey(host.name)])
+    const etcdFiles = ctx.config.etcd.type === 'kubekey'
+      ? etcdPkiPlaceholders(ctx.hostsWithRole('etcd'), ctx.hostsWithRole('control-plane'), (path) => client.has(path))
+      : []
+    return [...etcdFiles, initConfigFile(ctx.config, host, ctx.images)]
+  },
 })

@@ -2,14 +2,15 @@
  * What kubeadm-init hands to the join modules, and the join itself: credentials from `kubeadm init`'s output
  * (or fresh ones from the first control plane on a rerun), one JoinConfiguration per host.
  */
-import type { Host } from '../config/types.js'
+import type { ClusterConfig, Host } from '../config/types.js'
 import { sh } from '../nodes/quote.js'
 import type { PlanContext } from '../plan/types.js'
 import type { Task, TaskContext } from '../pipeline/types.js'
 import {
   controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBEADM_JOIN_FILE, KUBELET_CONF, renderJoinConfig, type JoinCredentials,
 } from './kubeadm-config.js'
-import { putPrivateFile } from './steps.js'
+import { placeholder, type NodeFile } from './module.js'
+import { putNodeFile } from './steps.js'
 
 /** `t.shared` key of the JoinCredentials (without a certificate key when only workers need them). */
 export const JOIN_CREDENTIALS_KEY = 'kubeadm-join-credentials'
@@ -47,6 +48,27 @@ export function registerCredentials(t: TaskContext, credentials: JoinCredentials
   t.secret(credentials.token)
   if (credentials.certificateKey) t.secret(credentials.certificateKey)
   t.shared.set(JOIN_CREDENTIALS_KEY, credentials)
+}
+
+/** The join credentials as render shows them: `kubeadm init` makes them during the deploy. */
+export const CREDENTIAL_PLACEHOLDERS = {
+  token: placeholder("bootstrap token: from kubeadm init's output during the deploy"),
+  caCertHash: placeholder('sha256 of the cluster CA public key: from kubeadm init during the deploy'),
+  certificateKey: placeholder('certificate key of kubeadm init --upload-certs during the deploy'),
+} as const
+
+export function credentialPlaceholders(config: ClusterConfig): JoinCredentials {
+  return { apiServerEndpoint: controlPlaneEndpoint(config), ...CREDENTIAL_PLACEHOLDERS }
+}
+
+/** The JoinConfiguration (with the token and, for control planes, the certificate key): a secret. */
+export function joinConfigFile(config: ClusterConfig, host: Host, credentials: JoinCredentials, controlPlane: boolean): NodeFile {
+  return { path: KUBEADM_JOIN_FILE, mode: 0o600, secret: true, content: renderJoinConfig(config, host, credentials, controlPlane) }
+}
+
+/** What a join module lists for render. */
+export function joinFiles(config: ClusterConfig, host: Host, controlPlane: boolean): NodeFile[] {
+  return [{ ...joinConfigFile(config, host, credentialPlaceholders(config), controlPlane), note: 'removed again once kubeadm join has run' }]
 }
 
 function sharedCredentials(t: TaskContext): JoinCredentials | undefined {
@@ -88,7 +110,7 @@ async function refreshCredentials(run: JoinRun, t: TaskContext): Promise<void> {
 async function join(run: JoinRun, t: TaskContext): Promise<void> {
   const credentials = sharedCredentials(t)
   if (!credentials) throw new Error('no join credentials: kubeadm-init did not run or left none')
-  await putPrivateFile(t, KUBEADM_JOIN_FILE, renderJoinConfig(t.config, t.host, credentials, run.controlPlane))
+  await putNodeFile(t, joinConfigFile(t.config, t.host, credentials, run.controlPlane))
   const joined = await t.exec(sh`${KUBEADM} join --config ${KUBEADM_JOIN_FILE}`, { allowFailure: true, timeoutMs: 10 * 60_000 })
   // The file holds the token (and the certificate key): it has done its job either way.
   await t.exec(sh`rm -f ${KUBEADM_JOIN_FILE}`)

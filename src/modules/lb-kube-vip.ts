@@ -3,6 +3,7 @@ import { UserError } from '../errors.js'
 import { sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { kubekeyImage } from './lb-images.js'
+import { placeholder } from './module.js'
 import { putFile } from './steps.js'
 
 export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml'
@@ -76,12 +77,15 @@ export async function kubeVipKubeconfigOnHost(t: TaskContext, kubernetesMinor: n
   return initialised ? ADMIN_CONF : wanted
 }
 
+/** The interface as render shows it: only the node can say which link holds its address. */
+export const INTERFACE_PLACEHOLDER = placeholder('the interface that holds internalAddress, looked up on the node')
+
 /**
  * kube-vip as a static pod in ARP mode: leader election among the control planes decides which one
  * answers ARP for the VIP on `iface`.
  */
 export function renderKubeVipManifest(config: ClusterConfig, iface: string, kubeconfigOnHost: string): string {
-  if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) throw new Error(`"${iface}" is not a network interface name`)
+  if (iface !== INTERFACE_PLACEHOLDER && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(iface)) throw new Error(`"${iface}" is not a network interface name`)
   const image = kubekeyImage(config, KUBE_VIP_IMAGE.namespace, KUBE_VIP_IMAGE.repo, KUBE_VIP_IMAGE.tag)
   const env: Array<[string, string]> = [
     ['vip_arp', 'true'],

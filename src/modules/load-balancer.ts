@@ -1,10 +1,11 @@
 import { kubernetesMinor } from '../artifacts/catalog.js'
+import type { ClusterConfig, Host } from '../config/types.js'
 import { sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { HAPROXY_CFG, HAPROXY_MANIFEST, renderHaproxyConfig, renderHaproxyManifest } from './lb-haproxy.js'
-import { KUBE_VIP_MANIFEST, kubeVipKubeconfigOnHost, renderKubeVipManifest, virtualAddress } from './lb-kube-vip.js'
-import { defineModule } from './module.js'
-import { putFile } from './steps.js'
+import { INTERFACE_PLACEHOLDER, KUBE_VIP_MANIFEST, kubeVipKubeconfig, kubeVipKubeconfigOnHost, renderKubeVipManifest, virtualAddress } from './lb-kube-vip.js'
+import { defineModule, type NodeFile } from './module.js'
+import { putNodeFile } from './steps.js'
 
 /** haproxy on the workers in front of all apiservers, or kube-vip on the control planes. */
 export const loadBalancer = defineModule({
@@ -22,22 +23,46 @@ export const loadBalancer = defineModule({
   tasks: ({ config }) => config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip'
     ? [{ name: 'kube-vip static pod', retries: 2, timeoutMs: 2 * 60_000, run: writeKubeVip }]
     : [{ name: 'haproxy static pod', retries: 2, timeoutMs: 2 * 60_000, run: writeHaproxy }],
+  files: ({ config }, host) => config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip'
+    ? [{ ...kubeVipFile(config, INTERFACE_PLACEHOLDER, kubeVipKubeconfigFor(config, host)), note: 'vip_interface is the interface that holds the host\'s internalAddress' }]
+    : haproxyFiles(config),
 })
 
+/** haproxy.cfg, then the static pod whose checksum names it. */
+export function haproxyFiles(config: ClusterConfig): [NodeFile, NodeFile] {
+  const cfg = renderHaproxyConfig(config)
+  return [
+    { path: HAPROXY_CFG, mode: 0o644, content: cfg },
+    { path: HAPROXY_MANIFEST, mode: 0o600, content: renderHaproxyManifest(config, cfg) },
+  ]
+}
+
+export function kubeVipFile(config: ClusterConfig, iface: string, kubeconfig: string): NodeFile {
+  return { path: KUBE_VIP_MANIFEST, mode: 0o600, content: renderKubeVipManifest(config, iface, kubeconfig) }
+}
+
+function kubeVipKubeconfigFor(config: ClusterConfig, host: Host): string {
+  const { minor, first } = kubeVipRole(config, host)
+  return kubeVipKubeconfig(minor, first)
+}
+
+function kubeVipRole(config: ClusterConfig, host: Host): { minor: number; first: boolean } {
+  return { minor: Number(kubernetesMinor(config.kubernetes.version).split('.')[1]), first: host.name === config.roleGroups['control-plane'][0] }
+}
+
 async function writeHaproxy(t: TaskContext): Promise<void> {
-  const cfg = renderHaproxyConfig(t.config)
+  const [cfg, manifest] = haproxyFiles(t.config)
   // The config first: the manifest's checksum names it, and the kubelet may start the pod at once.
-  const cfgChanged = await putFile(t, HAPROXY_CFG, cfg)
-  const manifestChanged = await putFile(t, HAPROXY_MANIFEST, renderHaproxyManifest(t.config, cfg), 0o600)
+  const cfgChanged = await putNodeFile(t, cfg)
+  const manifestChanged = await putNodeFile(t, manifest)
   if (cfgChanged || manifestChanged) t.changed()
 }
 
 async function writeKubeVip(t: TaskContext): Promise<void> {
   const iface = await interfaceOf(t, t.host.internalAddress)
-  const minor = Number(kubernetesMinor(t.config.kubernetes.version).split('.')[1])
-  const first = t.host.name === t.config.roleGroups['control-plane'][0]
-  const manifest = renderKubeVipManifest(t.config, iface, await kubeVipKubeconfigOnHost(t, minor, first))
-  if (await putFile(t, KUBE_VIP_MANIFEST, manifest, 0o600)) t.changed()
+  const { minor, first } = kubeVipRole(t.config, t.host)
+  // A rerun on an initialised first control plane reads admin.conf already (see kubeVipBackToAdminConf).
+  if (await putNodeFile(t, kubeVipFile(t.config, iface, await kubeVipKubeconfigOnHost(t, minor, first)))) t.changed()
 }
 
 /** The interface that holds `address` on this host: the VIP goes on the same link. */

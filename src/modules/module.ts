@@ -18,6 +18,26 @@ export interface ModuleDefinition {
   needs(ctx: PlanContext): ArtifactName[]
   /** Its steps; only called for modules that run. Absent while a module is not implemented yet. */
   tasks?(ctx: PlanContext): Task[]
+  /**
+   * The files its tasks write on `host`, from the same functions the tasks use (what `kk-action render`
+   * shows). Values only the node or the run can give (tokens, keys, what is found on the node) are placeholders.
+   */
+  files?(ctx: PlanContext, host: Host): NodeFile[]
+}
+
+/** A file a module writes on a node. */
+export interface NodeFile {
+  path: string
+  mode: number
+  content: string
+  /** A file on the runner sent as it is (a user's manifest or chart); `content` is then empty. */
+  source?: string
+  /** Holds secrets: uploaded from a private temporary copy on the runner, never logged. */
+  secret?: boolean
+  /** The machine's own file at this path is kept for the delete pipeline to put back (PutOptions.keepOriginal). */
+  keepOriginal?: boolean
+  /** What about the file is decided on the node or during the run (for render's readers). */
+  note?: string
 }
 
 export function defineModule(definition: ModuleDefinition): ModuleDefinition {
@@ -27,6 +47,11 @@ export function defineModule(definition: ModuleDefinition): ModuleDefinition {
 /** Hosts that run Kubernetes (control plane or worker). */
 export function kubernetesNodes(ctx: PlanContext): Host[] {
   return ctx.hostsWithRole('control-plane', 'worker')
+}
+
+/** A value only the node or the run can give, as render shows it: visible, and never a value that works. */
+export function placeholder(what: string): string {
+  return `<${what}>`
 }
 
 export const nothingNeeded = (): ArtifactName[] => []

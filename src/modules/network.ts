@@ -7,9 +7,9 @@ import type { TaskContext } from '../pipeline/types.js'
 import type { PlanContext } from '../plan/types.js'
 import { ADMIN_CONF, HELM, KUBECTL, ensureNamespace } from './addons-commands.js'
 import { installHelm } from './helm.js'
-import { defineModule } from './module.js'
+import { defineModule, type NodeFile } from './module.js'
 import { networkRelease, type NetworkPlugin, type NetworkRelease, type Workload } from './network-render.js'
-import { installBinary, putFile } from './steps.js'
+import { installBinary, putNodeFile } from './steps.js'
 
 /** Where the chart, its values and the record of what was applied are kept on the first control plane. */
 export const NETWORK_DIR = '/etc/kubekey/network'
@@ -39,7 +39,21 @@ export const network = defineModule({
       { name: `${release.plugin} rolled out`, timeoutMs: (ROLLOUT_TIMEOUT_SECONDS + 120) * 1000, run: (t: TaskContext) => awaitRollout(t, release) },
     ]
   },
+  files: (ctx) => {
+    const release = networkRelease(ctx.config, pluginOf(ctx))
+    return [valuesFile(release), ...manifestFiles(release)]
+  },
 })
+
+/** The chart's values as helm reads them on the node. */
+export function valuesFile(release: NetworkRelease): NodeFile {
+  return { path: `${NETWORK_DIR}/${release.plugin}-values.yaml`, mode: 0o600, content: stringify(release.values) }
+}
+
+/** Objects applied before the chart (calico's kubernetes-services-endpoint without kube-proxy). */
+export function manifestFiles(release: NetworkRelease): NodeFile[] {
+  return release.manifests.map((m) => ({ path: `${NETWORK_DIR}/${release.plugin}-${m.name}.yaml`, mode: 0o600, content: stringify(m.object) }))
+}
 
 async function installCalicoctl(t: TaskContext): Promise<void> {
   if (await installBinary(t, 'calicoctl', CALICOCTL)) t.changed()
@@ -52,15 +66,15 @@ async function installCalicoctl(t: TaskContext): Promise<void> {
 async function installChart(t: TaskContext, release: NetworkRelease): Promise<void> {
   const { path, artifact } = t.artifact(release.plugin)
   const chart = `${NETWORK_DIR}/${artifact.file}`
-  const values = `${NETWORK_DIR}/${release.plugin}-values.yaml`
+  const valuesNodeFile = valuesFile(release)
+  const values = valuesNodeFile.path
   const stamp = `${NETWORK_DIR}/${release.plugin}.applied`
-  const valuesText = stringify(release.values)
-  const manifests = release.manifests.map((m) => ({ path: `${NETWORK_DIR}/${release.plugin}-${m.name}.yaml`, text: stringify(m.object) }))
-  const applied = createHash('sha256').update([artifact.sha256, valuesText, ...manifests.map((m) => m.text)].join('\n')).digest('hex')
+  const manifests = manifestFiles(release)
+  const applied = createHash('sha256').update([artifact.sha256, valuesNodeFile.content, ...manifests.map((m) => m.content)].join('\n')).digest('hex')
 
   const chartChanged = (await t.upload(path, chart, { mode: 0o644, sha256: artifact.sha256 })).changed
-  let valuesChanged = await putFile(t, values, valuesText, 0o600)
-  for (const manifest of manifests) valuesChanged = (await putFile(t, manifest.path, manifest.text, 0o600)) || valuesChanged
+  let valuesChanged = await putNodeFile(t, valuesNodeFile)
+  for (const manifest of manifests) valuesChanged = (await putNodeFile(t, manifest)) || valuesChanged
   const state = await releaseState(t, release)
   const stamped = (await t.exec(sh`grep -qx ${applied} ${stamp}`, { allowFailure: true })).code === 0
   if (stamped && state === 'deployed' && !chartChanged && !valuesChanged) return

@@ -6,7 +6,7 @@
  * hosts.toml, so they stay in the CRI `configs.<host>.auth` tables, which containerd still honours.
  */
 import { atLeast } from '../plan/version.js'
-import { tomlString } from './runtime-registry.js'
+import { tomlString, type RegistryCredential } from './runtime-registry.js'
 
 export const CONTAINERD_SOCKET = '/run/containerd/containerd.sock'
 export const CERTS_D = '/etc/containerd/certs.d'
@@ -19,7 +19,7 @@ export interface ContainerdSettings {
   root: string
   /** CRI containers never ask for a negative oom_score_adj (for nodes where root may not lower it). */
   restrictOomScoreAdj: boolean
-  credentials: Array<{ host: string; username: string; password: string }>
+  credentials: RegistryCredential[]
 }
 
 export function configVersionFor(containerdVersion: string): 2 | 3 {

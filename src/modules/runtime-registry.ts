@@ -5,6 +5,7 @@
  */
 import type { ClusterConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
+import { placeholder } from './module.js'
 
 export type Capability = 'pull' | 'resolve' | 'push'
 
@@ -108,8 +109,10 @@ function endpointFor(registry: RegistryHost, url: string): RegistryEndpoint {
   return endpoint
 }
 
+export interface RegistryCredential { host: string; username: string; password: string }
+
 /** Credentials for registries (only entries that carry a username or password). */
-export function registryCredentials(config: ClusterConfig): Array<{ host: string; username: string; password: string }> {
+export function registryCredentials(config: ClusterConfig): RegistryCredential[] {
   return Object.entries(config.registry.auths)
     .filter(([, auth]) => auth.username !== undefined || auth.password !== undefined)
     .map(([key, auth]) => ({
@@ -118,6 +121,11 @@ export function registryCredentials(config: ClusterConfig): Array<{ host: string
       password: auth.password ?? '',
     }))
     .sort((a, b) => a.host.localeCompare(b.host))
+}
+
+/** The credentials as render shows them: each password a placeholder naming where it comes from. */
+export function credentialPlaceholders(credentials: RegistryCredential[]): RegistryCredential[] {
+  return credentials.map((credential) => ({ ...credential, password: placeholder(`secret: the password of spec.registry.auths for ${credential.host}`) }))
 }
 
 /** A TOML basic string. JSON's escapes are TOML's, except that TOML also wants DEL escaped. */

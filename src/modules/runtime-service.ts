@@ -1,8 +1,9 @@
 /** Small pieces the container runtime modules share. */
 import type { ClusterConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
-import { registryCredentials } from './runtime-registry.js'
-import { putPrivateFile } from './steps.js'
+import { placeholder, type NodeFile } from './module.js'
+import { registryCredentials, type RegistryCredential } from './runtime-registry.js'
+import { putNodeFile } from './steps.js'
 import type { TaskContext } from '../pipeline/types.js'
 
 /**
@@ -44,9 +45,21 @@ const KUBELET_PULL_CREDENTIALS = '/var/lib/kubelet/config.json'
  * must not reach the logs.
  */
 export async function writeKubeletPullCredentials(t: TaskContext): Promise<void> {
-  const credentials = registryCredentials(t.config)
-  if (credentials.length === 0) return
-  const auths = Object.fromEntries(credentials.map(({ host, username, password }) =>
-    [host, { auth: Buffer.from(`${username}:${password}`).toString('base64') }]))
-  await putPrivateFile(t, KUBELET_PULL_CREDENTIALS, `${JSON.stringify({ auths }, null, 2)}\n`)
+  const file = kubeletPullCredentialsFile(registryCredentials(t.config))
+  if (file) await putNodeFile(t, file)
+}
+
+const basicAuth = ({ username, password }: RegistryCredential) => Buffer.from(`${username}:${password}`).toString('base64')
+
+/** The kubelet's config.json as render shows it: each `auth` (base64 of username:password) a placeholder. */
+export function kubeletPullCredentialsPlaceholder(config: ClusterConfig): NodeFile | undefined {
+  return kubeletPullCredentialsFile(registryCredentials(config),
+    ({ host, username }) => placeholder(`secret: base64 of "${username}:" and the password of spec.registry.auths for ${host}`))
+}
+
+/** The kubelet's config.json for these credentials (each `auth` made by `auth`); undefined when there are none. */
+export function kubeletPullCredentialsFile(credentials: RegistryCredential[], auth = basicAuth): NodeFile | undefined {
+  if (credentials.length === 0) return undefined
+  const auths = Object.fromEntries(credentials.map((credential) => [credential.host, { auth: auth(credential) }]))
+  return { path: KUBELET_PULL_CREDENTIALS, mode: 0o600, secret: true, content: `${JSON.stringify({ auths }, null, 2)}\n` }
 }

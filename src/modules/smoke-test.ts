@@ -7,8 +7,9 @@ import type { PlanContext } from '../plan/types.js'
 import type { Task, TaskContext } from '../pipeline/types.js'
 import { ADMIN_CONF, KUBECTL } from './kubeadm-config.js'
 import { networkHint, nodeProblems, podProblems, smokeTestSettings, type Problems } from './kubeadm-health.js'
-import { defineModule, kubernetesNodes, nothingNeeded } from './module.js'
-import { putFile } from './steps.js'
+import type { ClusterConfig } from '../config/types.js'
+import { defineModule, kubernetesNodes, nothingNeeded, type NodeFile } from './module.js'
+import { putNodeFile } from './steps.js'
 
 const POLL_MS = 5000
 const MANIFEST_DIR = '/etc/kubernetes/kk-action-smoke-test'
@@ -64,21 +65,28 @@ export function waitCommands(manifest: string, timeoutSeconds: number): string[]
 }
 
 /** spec.smokeTest.manifest: applied from the first control plane, then its workloads awaited. */
-async function userManifest(t: TaskContext): Promise<void> {
-  const { manifest, timeoutSeconds } = smokeTestSettings(t.config)
-  if (!manifest) return
-  const local = resolve(dirname(t.config.file), manifest)
+/** spec.smokeTest.manifest, read on the runner, as the node gets it; undefined when none is set. */
+export function smokeManifestFile(config: ClusterConfig): NodeFile | undefined {
+  const { manifest } = smokeTestSettings(config)
+  if (!manifest) return undefined
+  const local = resolve(dirname(config.file), manifest)
   let content: string
   try {
     content = readFileSync(local, 'utf8')
   } catch (error) {
     throw new UserError(`spec.smokeTest.manifest ${local} cannot be read: ${(error as Error).message}`,
-      { file: t.config.file, field: 'spec.smokeTest.manifest' }, 'Give a path relative to the cluster config file')
+      { file: config.file, field: 'spec.smokeTest.manifest' }, 'Give a path relative to the cluster config file')
   }
-  const remote = `${MANIFEST_DIR}/${basename(local)}`
-  await putFile(t, remote, content)
-  await t.exec(kubectl(sh`apply -f ${remote}`), { timeoutMs: 120_000 })
-  for (const args of waitCommands(content, timeoutSeconds)) await t.exec(kubectl(sh`${args}`), { timeoutMs: (timeoutSeconds + 30) * 1000 })
+  return { path: `${MANIFEST_DIR}/${basename(local)}`, mode: 0o644, content }
+}
+
+async function userManifest(t: TaskContext): Promise<void> {
+  const { timeoutSeconds } = smokeTestSettings(t.config)
+  const file = smokeManifestFile(t.config)
+  if (!file) return
+  await putNodeFile(t, file)
+  await t.exec(kubectl(sh`apply -f ${file.path}`), { timeoutMs: 120_000 })
+  for (const args of waitCommands(file.content, timeoutSeconds)) await t.exec(kubectl(sh`${args}`), { timeoutMs: (timeoutSeconds + 30) * 1000 })
 }
 
 /** spec.smokeTest.command: the user's own shell command, on the first control plane, talking to the cluster. */
@@ -112,4 +120,8 @@ export const smokeTest = defineModule({
   },
   needs: nothingNeeded,
   tasks: smokeTasks,
+  files: ({ config }) => {
+    const manifest = smokeManifestFile(config)
+    return manifest ? [manifest] : []
+  },
 })

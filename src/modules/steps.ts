@@ -6,6 +6,7 @@ import type { ArtifactName } from '../artifacts/types.js'
 import type { UploadOptions } from '../nodes/connection.js'
 import { sh, type Command } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
+import type { NodeFile } from './module.js'
 
 /** Where archives are kept on a node, so a rerun compares instead of sending them again. */
 export const NODE_ARTIFACT_DIR = '/var/lib/kk-action/artifacts'
@@ -63,6 +64,15 @@ export async function putPrivateFile(t: TaskContext, remotePath: string, content
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** Writes a module's NodeFile: a runner file as it is, a secret through putPrivateFile, anything else through putFile. */
+export async function putNodeFile(t: TaskContext, file: NodeFile): Promise<boolean> {
+  if (file.source) return (await t.upload(file.source, file.path, { mode: file.mode })).changed
+  const options = file.keepOriginal ? { keepOriginal: true } : {}
+  return file.secret
+    ? putPrivateFile(t, file.path, file.content, file.mode, options)
+    : putFile(t, file.path, file.content, file.mode, options)
 }
 
 /** A file for putFiles: its content and mode (0600 files are treated as secrets). */

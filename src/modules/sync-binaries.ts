@@ -1,5 +1,5 @@
-import { alwaysRuns, defineModule, kubernetesNodes } from './module.js'
-import { ensureServiceState, installBinary, installFromArchiveOnce, putFile } from './steps.js'
+import { alwaysRuns, defineModule, kubernetesNodes, type NodeFile } from './module.js'
+import { ensureServiceState, installBinary, installFromArchiveOnce, putNodeFile } from './steps.js'
 import type { TaskContext } from '../pipeline/types.js'
 
 const BIN = '/usr/local/bin'
@@ -46,9 +46,12 @@ async function installCniPlugins(t: TaskContext): Promise<void> {
   await installFromArchiveOnce(t, 'cni-plugins', members)
 }
 
+export const KUBELET_UNIT_FILE: NodeFile = { path: '/etc/systemd/system/kubelet.service', mode: 0o644, content: KUBELET_UNIT }
+export const KUBEADM_DROP_IN_FILE: NodeFile = { path: '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', mode: 0o644, content: KUBEADM_DROP_IN }
+
 async function installKubeletUnit(t: TaskContext): Promise<void> {
-  const unit = await putFile(t, '/etc/systemd/system/kubelet.service', KUBELET_UNIT)
-  const dropIn = await putFile(t, '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', KUBEADM_DROP_IN)
+  const unit = await putNodeFile(t, KUBELET_UNIT_FILE)
+  const dropIn = await putNodeFile(t, KUBEADM_DROP_IN_FILE)
   // Enabled, not started: kubeadm starts it once its config is there.
   await ensureServiceState(t, { enable: ['kubelet'], unitsChanged: unit || dropIn })
 }
@@ -64,4 +67,5 @@ export const syncBinaries = defineModule({
     { name: 'install CNI plugins', retries: 2, run: installCniPlugins },
     { name: 'install the kubelet unit', run: installKubeletUnit },
   ],
+  files: () => [KUBELET_UNIT_FILE, KUBEADM_DROP_IN_FILE],
 })

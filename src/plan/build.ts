@@ -4,7 +4,7 @@ import { builtinCatalog, componentDefaults, knownSha256, plannedArtifact } from 
 import { ARTIFACT_NAMES, artifactKey, type ArtifactName, type ArtifactNeed, type Catalog, type PlannedArtifact } from '../artifacts/types.js'
 import { PIPELINES } from '../modules/index.js'
 import type { ModuleDefinition } from '../modules/module.js'
-import { kubeadmImages } from '../modules/runtime-images.js'
+import { kubeadmImages, type KubeadmImages } from '../modules/runtime-images.js'
 import { neverReleased } from './releases.js'
 import { checkVersionRequirements } from './requirements.js'
 import type { ModuleId, Plan, PlanContext, PlannedModule, PlanOptions, PlanResult, PipelineName } from './types.js'
@@ -35,32 +35,32 @@ export async function buildPlan(
       hosts: config.hosts.map(({ name, address, arch, roles }) => ({ name, address, arch, roles })),
       modules: planned,
       artifacts,
-      images: kubeadmImages(config, ctx.versions.etcd),
+      images: ctx.images,
     },
   }
 }
 
 function planContext(config: ClusterConfig, pipeline: PipelineName, catalog: Catalog, notices: string[]): PlanContext {
   const { versions, versionFields } = chooseVersions(config, catalog, notices)
-  return contextFor(config, pipeline, versions, versionFields)
+  return contextFor(config, pipeline, versions, versionFields, kubeadmImages(config, versions.etcd))
 }
 
 /** The same context the plan was made with, rebuilt from the plan (for the pipeline's task lists). */
 export function buildPlanContext(config: ClusterConfig, plan: Plan): PlanContext {
   const versions = {} as Record<ArtifactName, string>
   for (const need of plan.modules.flatMap((m) => m.needs)) versions[need.name] = need.version
-  return contextFor(config, plan.pipeline, versions, {} as Record<ArtifactName, string>)
+  return contextFor(config, plan.pipeline, versions, {} as Record<ArtifactName, string>, plan.images)
 }
 
 function contextFor(
   config: ClusterConfig, pipeline: PipelineName,
-  versions: Record<ArtifactName, string>, versionFields: Record<ArtifactName, string>,
+  versions: Record<ArtifactName, string>, versionFields: Record<ArtifactName, string>, images: KubeadmImages,
 ): PlanContext {
   const byName = new Map(config.hosts.map((host) => [host.name, host]))
   const hostsWithRole = (...roles: Role[]): Host[] =>
     config.hosts.filter((host) => roles.some((role) => host.roles.includes(role)))
   const firstName = config.roleGroups['control-plane'][0]
-  return { config, pipeline, versions, versionFields, hostsWithRole, firstControlPlane: byName.get(firstName)! }
+  return { config, pipeline, versions, versionFields, hostsWithRole, firstControlPlane: byName.get(firstName)!, images }
 }
 
 function chooseVersions(config: ClusterConfig, catalog: Catalog, notices: string[]) {

@@ -22,6 +22,8 @@ export interface PlanContext {
   hostsWithRole(...roles: Role[]): Host[]
   /** The first control-plane host (KubeKey's "init master"). */
   firstControlPlane: Host
+  /** The images kubeadm pulls and the sandbox image the runtimes use (the plan's `images`). */
+  images: KubeadmImages
 }
 
 export interface PlannedModule {

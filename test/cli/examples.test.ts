@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { repoRoot, run, runCli } from '../support/bundle.js'
@@ -28,6 +29,46 @@ describe('every example passes `kk-action plan`', () => {
       }
     })
   }
+})
+
+describe('every example passes `kk-action render`', () => {
+  const out = mkdtempSync(join(tmpdir(), 'kk-render-cli-'))
+
+  for (const example of examples) {
+    it(example, async () => {
+      const dest = join(out, example)
+      const result = await runCli(['render', '-f', join('examples', example), '--dest', dest], { env: { NODES_PASSWORD: 'example-secret' } })
+      expect(result.status, result.stderr).toBe(0)
+      expect(result.stderr).toMatch(/\d+ file\(s\) for \d+ host\(s\) in /)
+      const index = JSON.parse(readFileSync(join(dest, 'kk-action-render.json'), 'utf8')) as { hosts: Record<string, Array<{ path: string; mode: string }>> }
+      const plan = JSON.parse((await runCli(['plan', '-f', join('examples', example), '--json'], { env: { NODES_PASSWORD: 'x' } })).stdout)
+      const first = plan.modules.find((m: { id: string }) => m.id === 'kubeadm-init').hosts[0]
+      expect(existsSync(join(dest, first, 'etc/kubernetes/kubeadm-config.yaml'))).toBe(true)
+      const runtime = plan.containerManager === 'containerd' ? 'etc/containerd/config.toml' : 'etc/docker/daemon.json'
+      for (const host of plan.modules.find((m: { id: string }) => m.id === 'sync-binaries').hosts) expect(existsSync(join(dest, host, runtime))).toBe(true)
+      for (const [host, files] of Object.entries(index.hosts)) {
+        for (const file of files) expect((statSync(join(dest, host, file.path)).mode & 0o777).toString(8).padStart(4, '0')).toBe(file.mode)
+      }
+      expect(result.stderr).not.toContain('example-secret')
+    })
+  }
+
+  it('exits 2 without --dest, 1 on a config error or a directory that is not an earlier render', async () => {
+    const usage = await runCli(['render', '-f', 'examples/all-in-one.yaml'])
+    expect(usage.status).toBe(2)
+    expect(usage.stderr).toContain('--dest DIR is required')
+    const bad = join(out, 'bad.yaml')
+    writeFileSync(bad, 'apiVersion: kubekey.kubesphere.io/v1alpha2\nkind: Cluster\nmetadata: {name: x}\nspec:\n  kubernetes: {containerManager: cri-o}\n')
+    const config = await runCli(['render', '-f', bad, '--dest', join(out, 'never')])
+    expect(config.status).toBe(1)
+    expect(existsSync(join(out, 'never'))).toBe(false)
+    const foreign = mkdtempSync(join(out, 'foreign-'))
+    writeFileSync(join(foreign, 'notes.txt'), 'mine')
+    const refused = await runCli(['render', '-f', 'examples/all-in-one.yaml', '--dest', foreign])
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toMatch(/^error: .*is not empty and holds no earlier render/m)
+    expect(refused.stderr).not.toMatch(/\n\s+at /)
+  })
 })
 
 /** The README's shell blocks that run the bundled CLI must work as written on a fresh clone. */

@@ -14,6 +14,9 @@ import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/te
 import { differences, snapshot, type Snapshot } from '../support/overlay.js'
 import { runCli, type ProcessResult } from '../support/bundle.js'
 import { writeClusterFile } from './cluster.js'
+import { preparePlan } from '../../src/core.js'
+import { silentLogger } from '../../src/log.js'
+import { renderDrift } from '../modules/rendered-on-node.js'
 
 const skip = await testNodesSkipReason()
 
@@ -64,6 +67,18 @@ describe.skipIf(skip)('kk-action delete after a whole deploy on 2 test nodes', (
     const first = nodes.nodes[0].name
     expect((await onNode(first, 'ls /usr/local/bin/calicoctl /etc/kubekey/network')).stdout).toMatch(/calicoctl[\s\S]*calico-values\.yaml/)
   }, 120_000)
+
+  it('render shows what the deploy wrote, kk-action\'s etcd and the kubeadm config that points at it included', async () => {
+    const { plan, loaded } = await preparePlan({
+      configFile: file, checksumsFile: mirror.checksumsFile, mirror: server.url, skipModules: ['smoke-test'], preview: true, logger: silentLogger,
+    })
+    // config.toml: restrict_oom_score_adj is the node's probe (true on test nodes), render shows an ordinary machine's.
+    const drift = await renderDrift({ plan, config: loaded.config, nodes }, { except: ['/etc/containerd/config.toml'] })
+    expect(drift.problems).toEqual([])
+    // Per node: configure-os (3), the kubelet unit and drop-in, containerd's unit and crictl.yaml, etcd.env, its unit and
+    // the backup script, service and timer; on the first control plane kubeadm-config.yaml and calico's values.
+    expect(drift.compared).toBe(2 * (7 + 5) + 2)
+  })
 
   let afterDelete: Map<string, Snapshot>
   it('delete leaves every node as it was before the deploy, with no kk-action unit active', async () => {

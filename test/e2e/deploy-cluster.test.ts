@@ -14,6 +14,11 @@ import { buildMirror, serveMirror, type MirrorBuild, type MirrorServer } from '.
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runCli, type ProcessResult } from '../support/bundle.js'
 import { writeClusterFile } from './cluster.js'
+import { preparePlan } from '../../src/core.js'
+import { silentLogger } from '../../src/log.js'
+import { loggedEvents, renderDrift, unlistedUploads } from '../modules/rendered-on-node.js'
+import { CREDENTIAL_PLACEHOLDERS } from '../../src/modules/kubeadm-join.js'
+import { renderFiles } from '../../src/render.js'
 
 const skip = await testNodesSkipReason()
 
@@ -77,6 +82,25 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
     expect(first.stderr).toMatch(/<== join-control-plane: ok/)
   })
 
+  const renderPlan = () => preparePlan({
+    configFile: file, checksumsFile: mirror.checksumsFile, mirror: server.url, skipModules: ['smoke-test'], preview: true, logger: silentLogger,
+  })
+
+  it('render shows what the deploy wrote: each file without a placeholder, byte for byte and mode, on every node', async () => {
+    const { plan, loaded } = await renderPlan()
+    // config.toml: restrict_oom_score_adj is the node's probe (true on test nodes), render shows an ordinary machine's.
+    const drift = await renderDrift({ plan, config: loaded.config, nodes }, { except: ['/etc/containerd/config.toml'] })
+    expect(drift.problems).toEqual([])
+    // Per node: modules-load, sysctls, hostname, the kubelet unit and drop-in, containerd's unit, crictl.yaml;
+    // on the first control plane also kubeadm-config.yaml and flannel's values.
+    expect(drift.compared).toBe(4 * 7 + 2)
+  })
+
+  it('render lists every file the deploy uploaded but artifacts', async () => {
+    const { plan, loaded } = await renderPlan()
+    expect(unlistedUploads({ plan, config: loaded.config }, loggedEvents(first.logs))).toEqual([])
+  })
+
   it('runs kubeadm init exactly once, on the first control plane, with the generated config', async () => {
     const [cp1, cp2, cp3, worker] = names()
     const inits = await kubeadmCalls(cp1, 'init')
@@ -109,6 +133,19 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
       else expect(join.controlPlane, host).toBeUndefined()
       // The file held the token: it is gone once the host joined.
       expect((await onNode(host, 'test -e /etc/kubernetes/kubeadm-join.yaml; echo $?')).stdout.trim()).toBe('1')
+    }
+  })
+
+  it('render shows the JoinConfiguration each host was given, the credentials kubeadm init made as placeholders', async () => {
+    const { plan, loaded } = await renderPlan()
+    const rendered = renderFiles(plan, loaded.config)
+    for (const host of names().slice(1)) {
+      const given = parse((await savedConfigs(host))[0])
+      given.discovery.bootstrapToken.token = CREDENTIAL_PLACEHOLDERS.token
+      given.discovery.bootstrapToken.caCertHashes = [CREDENTIAL_PLACEHOLDERS.caCertHash]
+      if (given.controlPlane) given.controlPlane.certificateKey = CREDENTIAL_PLACEHOLDERS.certificateKey
+      const shown = rendered.find((f) => f.host === host && f.path === '/etc/kubernetes/kubeadm-join.yaml')
+      expect(shown && parse(shown.content), host).toEqual(given)
     }
   })
 

@@ -15,6 +15,9 @@ import { buildMirror, serveMirror, type MirrorBuild, type MirrorServer } from '.
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runCli, type ProcessResult } from '../support/bundle.js'
 import { writeClusterFile } from './cluster.js'
+import { preparePlan } from '../../src/core.js'
+import { silentLogger } from '../../src/log.js'
+import { loggedEvents, renderDrift, unlistedUploads } from '../modules/rendered-on-node.js'
 
 const skip = await testNodesSkipReason()
 const SKIPPED = ['containerd', 'etcd', 'kubeadm-init', 'join-control-plane', 'join-workers', 'kubeconfig', 'smoke-test']
@@ -87,6 +90,24 @@ describe.skipIf(skip)('kk-action deploy: haproxy load balancer and addons on 3 t
 
   it('the deploy succeeds', () => {
     expect(result.status, result.stderr).toBe(0)
+  })
+
+  it('render shows what the deploy wrote: haproxy, calico\'s values, the addons\' files and the rest, byte for byte and mode', async () => {
+    const { plan, loaded } = await preparePlan({
+      configFile: file, checksumsFile: mirror.checksumsFile, mirror: server.url, skipModules: SKIPPED, preview: true, logger: silentLogger,
+    })
+    const drift = await renderDrift({ plan, config: loaded.config, nodes })
+    expect(drift.problems).toEqual([])
+    // Per node: modules-load, sysctls, hostname, the kubelet unit and drop-in; the worker's haproxy.cfg and static
+    // pod; on the first control plane calico's values and the two addon files sent from the runner.
+    expect(drift.compared).toBe(3 * 5 + 2 + 3)
+  })
+
+  it('render lists every file the deploy uploaded but artifacts', async () => {
+    const { plan, loaded } = await preparePlan({
+      configFile: file, checksumsFile: mirror.checksumsFile, mirror: server.url, skipModules: SKIPPED, preview: true, logger: silentLogger,
+    })
+    expect(unlistedUploads({ plan, config: loaded.config }, loggedEvents(join(dir, 'logs')))).toEqual([])
   })
 
   it('the worker\'s haproxy lists every apiserver, and its static pod exists', async () => {

@@ -30,7 +30,10 @@ spec:
     spec:
       topologySpreadConstraints:
       - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: echo}}}
-      nodeSelector: {node-role.kubernetes.io/worker: ""}
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms: [{matchExpressions: [{key: node-role.kubernetes.io/master, operator: DoesNotExist}]}]
       containers:
       - name: echo
         image: docker.io/library/kk-busybox:test

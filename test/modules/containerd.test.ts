@@ -14,7 +14,9 @@ import { sh } from '../../src/nodes/quote.js'
 import { PipelineError } from '../../src/pipeline/errors.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { renderFiles } from '../../src/render.js'
 import { runModules, setupWithMirror, type ModuleRun, type ModuleRunOptions, type ModuleRunSetup } from './pipeline-run.js'
+import { renderDrift, unlistedUploads } from './rendered-on-node.js'
 
 const CONFIG_FILE = join(import.meta.dirname, '../fixtures/configs/runtime-containerd.yaml')
 const NODES = ['node1', 'node2', 'node3']
@@ -116,6 +118,21 @@ describe.skipIf(skipReason)('containerd module on three test nodes', () => {
     expect(Buffer.from(kubelet.auths['harbor.kk-test.invalid'].auth, 'base64').toString()).toBe(`robot:${REGISTRY_PASSWORD}`)
     // The password went to the node in a file, never into a command line or its output.
     expect(JSON.stringify(first.events)).not.toContain(REGISTRY_PASSWORD)
+  })
+
+  it('render shows what the nodes got: units, hosts.toml and crictl.yaml byte for byte; config.toml but for the probe and the password', async () => {
+    const drift = await renderDrift(setup)
+    expect(drift.problems).toEqual([])
+    expect(drift.compared).toBe(12)
+    const rendered = renderFiles(setup.plan, setup.config).find((f) => f.host === 'node2' && f.path === '/etc/containerd/config.toml')!
+    expect(rendered.content).not.toContain(REGISTRY_PASSWORD)
+    const filled = rendered.content.replace('restrict_oom_score_adj = false', 'restrict_oom_score_adj = true')
+      .replace(/"<secret: the password of spec\.registry\.auths for harbor\.kk-test\.invalid>"/, `"${REGISTRY_PASSWORD}"`)
+    expect(await onNode(setup.nodes, 'node2', 'cat /etc/containerd/config.toml')).toBe(filled)
+  })
+
+  it('render lists every file the deploy uploaded but artifacts', () => {
+    expect(unlistedUploads(setup, first.events)).toEqual([])
   })
 
   it('runs a container from the tiny local image on every node', async () => {

@@ -13,6 +13,7 @@ import { sh } from '../../src/nodes/quote.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { runModules, setupWithMirror, type ModuleRun, type ModuleRunSetup } from './pipeline-run.js'
+import { renderDrift, unlistedUploads } from './rendered-on-node.js'
 
 const CONFIG_FILE = join(import.meta.dirname, '../fixtures/configs/runtime-docker.yaml')
 const REGISTRY_PASSWORD = 'kk-docker-secret-9x'
@@ -97,6 +98,16 @@ describe.skipIf(skipReason)('docker and cri-dockerd modules on a test node, Kube
     const auths = JSON.parse(await onNode(setup.nodes, 'cat /var/lib/kubelet/config.json')) as { auths: Record<string, { auth: string }> }
     expect(Buffer.from(auths.auths['dockerhub.kk-test.invalid'].auth, 'base64').toString()).toBe(`deployer:${REGISTRY_PASSWORD}`)
     expect(JSON.stringify(first.events)).not.toContain(REGISTRY_PASSWORD)
+  })
+
+  it('render shows what the node got: daemon.json, the docker and cri-dockerd units, crictl.yaml', async () => {
+    const drift = await renderDrift(setup)
+    expect(drift.problems).toEqual([])
+    expect(drift.compared).toBe(6)
+  })
+
+  it('render lists every file the deploy uploaded but artifacts', () => {
+    expect(unlistedUploads(setup, first.events)).toEqual([])
   })
 
   it('loads and runs the tiny local image with docker', async () => {

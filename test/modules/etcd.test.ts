@@ -12,7 +12,8 @@ import type { PipelineResult } from '../../src/pipeline/runner.js'
 import { CREATE_MODULES } from '../../src/plan/types.js'
 import { buildMirror, type MirrorBuild } from '../fixtures/build-mirror.js'
 import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
-import { runModules, setupWithMirror } from './pipeline-run.js'
+import { runModules, setupWithMirror, type ModuleRunSetup } from './pipeline-run.js'
+import { renderDrift, unlistedUploads } from './rendered-on-node.js'
 import { makeConfig } from '../plan/make-config.js'
 
 const ETCDCTL = '/usr/local/bin/etcdctl'
@@ -46,6 +47,7 @@ interface EtcdRunOutcome {
   /** What etcd left in t.shared for kubeadm-init, as the probe saw it. */
   shared: unknown
   ms: number
+  setup: ModuleRunSetup
 }
 
 async function runEtcd(nodes: TestNodes, mirror: MirrorBuild, config: ClusterConfig): Promise<EtcdRunOutcome> {
@@ -58,7 +60,7 @@ async function runEtcd(nodes: TestNodes, mirror: MirrorBuild, config: ClusterCon
   }
   const run = await runModules(setup, { concurrency: 4, modules: [probe] })
   if (run.error) throw run.error
-  return { result: run.result!, bytesUploaded: run.bytesUploaded, events: run.events, shared, ms: run.ms }
+  return { result: run.result!, bytesUploaded: run.bytesUploaded, events: run.events, shared, ms: run.ms, setup }
 }
 
 /** Runs a command inside a node (outside SSH) and returns stdout; throws with stderr on failure. */
@@ -138,6 +140,16 @@ describe.skipIf(skipReason)('etcd module: a new 3-member cluster on test nodes',
         expect(members).toContainEqual(expect.stringContaining(`, started, etcd-${other}, https://${nodes.node(other).address}:2380, https://${nodes.node(other).address}:2379`))
       }
     }
+  })
+
+  it('render shows what a new cluster got: etcd.env, the unit, the backup script, service and timer on each member', async () => {
+    const drift = await renderDrift(first.setup, { modules: ['etcd'] })
+    expect(drift.problems).toEqual([])
+    expect(drift.compared).toBe(15)
+  })
+
+  it('render lists every file the etcd module uploaded but artifacts', () => {
+    expect(unlistedUploads(first.setup, first.events)).toEqual([])
   })
 
   it('refuses a client without a certificate signed by the etcd CA', async () => {

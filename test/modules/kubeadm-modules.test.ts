@@ -2,6 +2,7 @@
  * The decisions of kubeadm-init and the join modules, against scripted hosts: when init runs, when it is
  * refused, reset before a retry, fresh credentials only when someone must join.
  */
+import { kubeadmImages } from '../../src/modules/runtime-images.js'
 import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -96,7 +97,7 @@ async function runModule(module: ModuleDefinition, ctx: PlanContext, hosts: Scri
 function planContext(controlPlanes: number, workers: number): PlanContext {
   const config = makeConfig({ etcd: 'kubeadm', controlPlanes, workers })
   const hostsWithRole = (...roles: string[]) => config.hosts.filter((h) => roles.some((r) => h.roles.includes(r as never)))
-  return { config, pipeline: 'create', versions: {} as never, versionFields: {} as never, hostsWithRole, firstControlPlane: config.hosts[0] }
+  return { config, pipeline: 'create', versions: {} as never, versionFields: {} as never, hostsWithRole, firstControlPlane: config.hosts[0], images: kubeadmImages(config, '3.5.13') }
 }
 
 afterEach(() => { vi.useRealTimers() })
