@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ClusterConfig } from '../../src/config/types.js'
 import { kubeconfig } from '../../src/modules/kubeconfig.js'
-import type { PlanContext } from '../../src/modules/module.js'
+import type { PlanContext } from '../../src/plan/types.js'
 import { SHARED_KUBECONFIG_PATH, type TaskContext } from '../../src/pipeline/types.js'
 import { makeConfig } from '../plan/make-config.js'
 

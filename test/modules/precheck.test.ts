@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ClusterConfig } from '../../src/config/types.js'
 import { precheck, requiredTools } from '../../src/modules/precheck.js'
 import type { TaskContext } from '../../src/pipeline/types.js'
-import type { PlanContext } from '../../src/modules/module.js'
+import type { PlanContext } from '../../src/plan/types.js'
 import { makeConfig } from '../plan/make-config.js'
 
 // Stands in for apt-get: `install` fails like apt ("Unable to locate package") unless every package is in the
