@@ -27,11 +27,21 @@ export function installedBinaries(config: ClusterConfig): string[] {
     ...[...CNI_PLUGINS, ...network.cni].map((plugin) => `/opt/cni/bin/${plugin}`)]
 }
 
-/** What the network plugin put on the node: calicoctl (kk-action), and the CNI binaries its pods install. */
-const NETWORK_BINARIES: Record<string, { bin: string[]; cni: string[] }> = {
-  calico: { bin: ['calicoctl'], cni: ['calico', 'calico-ipam', 'flannel'] },
-  flannel: { bin: [], cni: ['flannel'] },
-  cilium: { bin: [], cni: ['cilium-cni'] },
+/**
+ * What the network plugin put on the node: calicoctl (kk-action), the CNI binaries its pods install, and the
+ * files its pods write to /etc/cni/net.d (other files there are someone else's: a CNI the user installed).
+ */
+const NETWORK_BINARIES: Record<string, { bin: string[]; cni: string[]; netd: string[] }> = {
+  calico: { bin: ['calicoctl'], cni: ['calico', 'calico-ipam', 'flannel'], netd: ['10-calico.conflist', 'calico-kubeconfig', 'calico-tls'] },
+  flannel: { bin: [], cni: ['flannel'], netd: ['10-flannel.conflist'] },
+  cilium: { bin: [], cni: ['cilium-cni'], netd: ['05-cilium.conflist', '05-cilium.conf'] },
+}
+
+/** The CNI state the network plugin's pods leave; nothing with `network.plugin: none` (the CNI is the user's). */
+function networkFiles(config: ClusterConfig): string[] {
+  const network = NETWORK_BINARIES[config.network.plugin]
+  if (!network) return []
+  return [...network.netd.map((name) => `/etc/cni/net.d/${name}`), '/var/lib/cni']
 }
 
 /** Unit files and drop-ins kk-action wrote, configs, certificates, and the state Kubernetes, CNI and etcd keep. */
@@ -41,7 +51,7 @@ export function clusterFiles(config: ClusterConfig): string[] {
     '/etc/kubernetes', '/var/lib/kubelet', '/etc/kubekey',
     '/etc/containerd/certs.d',
     '/etc/ssl/etcd', '/etc/etcd.env', backupScriptPath(config),
-    '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel', '/run/cilium',
+    ...networkFiles(config), '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel', '/run/cilium',
     '/var/lib/dockershim', '/var/run/kubernetes', '/var/log/pods', '/var/log/containers',
     '/etc/sysctl.d/99-kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/systemd/timesyncd.conf.d/kk-action.conf',
     NODE_ARTIFACT_DIR, '/var/lib/kk-action',
@@ -54,7 +64,7 @@ export function clusterFiles(config: ClusterConfig): string[] {
  * (etcd's made by its package for its own user) was there before, and kk-action runs everything as root.
  */
 export function parentsIfEmpty(config: ClusterConfig): string[] {
-  return ['/opt/cni/bin', '/opt/cni', '/etc/cni', '/etc/containerd', '/etc/docker', posix.dirname(backupScriptPath(config)),
+  return ['/opt/cni/bin', '/opt/cni', '/etc/cni/net.d', '/etc/cni', '/etc/containerd', '/etc/docker', posix.dirname(backupScriptPath(config)),
     '/etc/systemd/timesyncd.conf.d', config.etcd.dataDir, runtimeDataDir(config)]
 }
 
