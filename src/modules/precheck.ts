@@ -3,6 +3,7 @@ import { UserError } from '../errors.js'
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { atLeast } from '../plan/version.js'
+import { recordMachineOwn } from './machine-own.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
 
 /** OS releases the modules' shell is written and tested for; others get a warning, not a refusal. */
@@ -244,6 +245,7 @@ export const precheck = defineModule({
     { name: 'supported OS', run: checkOs },
     ...(ctx.pipeline === 'create'
       ? [
+          { name: "record the machine's own services and data", run: recordMachineOwn },
           { name: 'install spec.system packages', run: installExtraPackages, timeoutMs: 900_000 },
           { name: 'required commands', timeoutMs: 1_300_000, run: checkCommands },
           { name: 'ipvs kernel modules', run: checkIpvs },

@@ -2,11 +2,12 @@ import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { criSocket, KUBEADM } from './kubeadm-config.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
+import { TAKEN_OVER_DIR } from './steps.js'
 
 /**
  * The units the create pipeline writes to /etc/systemd/system, stopped in this order (consumers before
- * what they consume). Only units whose file kk-action wrote there are touched: a distribution's own
- * containerd or docker (unit under /lib/systemd/system) is left as it is.
+ * what they consume). Only units whose file kk-action wrote there (its taken-over mark) are touched: a
+ * distribution's own containerd or docker, or a unit the machine has in /etc/systemd/system, is left as it is.
  */
 export const KK_UNITS = [
   'kubelet.service', 'backup-etcd.timer', 'backup-etcd.service', 'etcd.service',
@@ -28,15 +29,16 @@ async function kubeadmReset(t: TaskContext): Promise<void> {
 // Prints the units it stopped or disabled; a unit that is gone or already stopped is not an error. Disabling
 // removes only the links `systemctl enable` made to our unit file: `systemctl disable` would also disable a
 // distribution's unit of the same name (its aliases, its SysV rc links) that was there before.
-const STOP_UNITS = `for unit in "$@"; do
-  [ -f "/etc/systemd/system/$unit" ] || continue
+const STOP_UNITS = `marks=$1; shift
+for unit in "$@"; do
+  [ -f "/etc/systemd/system/$unit" ] && [ -e "$marks/etc/systemd/system/$unit" ] || continue
   if systemctl is-active --quiet "$unit"; then systemctl stop "$unit" && echo "stopped $unit"; fi
   find /etc/systemd/system -mindepth 2 -maxdepth 2 -type l \\( -path '*.wants/*' -o -path '*.requires/*' \\) \\
     -name "$unit" -lname "/etc/systemd/system/$unit" -print -delete | sed 's/^/disabled: removed /'
 done; true`
 
 async function stopUnits(t: TaskContext): Promise<void> {
-  const result = await t.exec(sh`sh -c ${STOP_UNITS} kk-stop-units ${[...KK_UNITS]}`, { timeoutMs: 5 * 60_000 })
+  const result = await t.exec(sh`sh -c ${STOP_UNITS} kk-stop-units ${TAKEN_OVER_DIR} ${[...KK_UNITS]}`, { timeoutMs: 5 * 60_000 })
   const acted = result.stdout.split('\n').filter(Boolean)
   for (const line of acted) t.log(line)
   if (acted.length) t.changed()
