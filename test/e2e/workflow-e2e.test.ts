@@ -15,9 +15,8 @@
  * Afterwards the runner is still the runner: its docker answers and runs the image it had, its containerd
  * runs, its helm and kubectl are the very bytes it had.
  */
-import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
@@ -25,6 +24,7 @@ import { buildMirror, DEFAULT_OUT_DIR, serveMirror, type MirrorBuild, type Mirro
 import {
   RUNNER_HELM, RUNNER_IMAGE_MISSING, RUNNER_KUBECTL, startTestNodes, testNodesSkipReason, type TestNode, type TestNodes,
 } from '../nodes/testnodes.js'
+import { buildRunnerAptRepo } from '../nodes/runner-image.js'
 import { node24, repoRoot } from '../support/bundle.js'
 import { resultsServiceEnv, startResultsService, type ResultsService } from '../support/results-service.js'
 
@@ -62,19 +62,6 @@ function fileCommands(text: string): Record<string, string> {
   return found
 }
 
-/** The .debs of what the runner image lacks, from apt's cache or downloaded, and a Packages index: a local apt repository. */
-function buildAptRepo(dir: string): string {
-  mkdirSync(dir, { recursive: true })
-  for (const name of RUNNER_IMAGE_MISSING) {
-    if (readdirSync(dir).some((file) => file.startsWith(`${name}_`))) continue
-    const cached = existsSync('/var/cache/apt/archives') ? readdirSync('/var/cache/apt/archives').find((file) => file.startsWith(`${name}_`) && file.endsWith('.deb')) : undefined
-    if (cached) execFileSync('cp', [join('/var/cache/apt/archives', cached), dir])
-    else execFileSync('apt-get', ['download', name], { cwd: dir, stdio: 'ignore' })
-  }
-  writeFileSync(join(dir, 'Packages'), execFileSync('dpkg-scanpackages', ['.', '/dev/null'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] }))
-  return dir
-}
-
 describe.skipIf(skip)('.github/workflows/e2e.yml, run as written on a runner-image test node', () => {
   let nodes: TestNodes
   let node: TestNode
@@ -93,7 +80,7 @@ describe.skipIf(skip)('.github/workflows/e2e.yml, run as written on a runner-ima
   const readInNode = async (path: string) => (await nodes.exec(node.name, ['sh', '-c', 'cat -- "$1" 2>/dev/null || true', 'sh', path])).stdout
 
   beforeAll(async () => {
-    const aptRepo = buildAptRepo(join(DEFAULT_OUT_DIR, '..', 'apt-runner-image'))
+    const aptRepo = buildRunnerAptRepo()
     ;[nodes, mirror] = await Promise.all([startTestNodes({ count: 1, prefix: 'kkwf', profile: { kind: 'runner-image', aptRepo } }), buildMirror()])
     node = nodes.nodes[0]
     server = await serveMirror(mirror.root, 0, nodes.bridgeAddress)
