@@ -152,6 +152,7 @@ async function checkCommands(t: TaskContext): Promise<void> {
     else failure = `${installCommandText(manager, packages)} failed: ${installed.detail}`
   }
   const still = manager ? await missingTools(t, missing) : missing
+  if (manager && !failure && still.length) failure = `${installCommandText(manager, [...new Set(still.map((tool) => (manager === 'apt' ? tool.deb : tool.rpm)))])} succeeded, but ${still.map((tool) => tool.command).join(', ')} is still not on PATH`
   const errors = still.filter((tool) => tool.level === 'error')
   const warnings = still.filter((tool) => tool.level === 'warning')
   const how = (list: RequiredTool[]) => manager
