@@ -95,3 +95,37 @@ export async function restoreMachineUnits(t: TaskContext): Promise<string[]> {
   for (const line of failed) t.warn(`${t.host.name}: ${line}; see journalctl -u ${line.split(' ')[3]}`)
   return result.stdout.split('\n').filter(Boolean)
 }
+
+/**
+ * Where an older kk-action (before these records and marks) installed binaries for this config: the delete
+ * pipeline takes those as kk-action's, as that version's delete did.
+ */
+function legacyInstalls(config: ClusterConfig, units: readonly string[]): string[] {
+  const runtime = config.kubernetes.containerManager === 'containerd'
+    ? ['containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'containerd-stress', 'ctr']
+    : ['docker', 'dockerd', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'docker-init', 'docker-proxy']
+  const binaries = ['kubeadm', 'kubelet', 'kubectl', 'etcd', 'etcdctl', 'crictl', 'cri-dockerd', 'helm', ...runtime,
+    ...(config.network.plugin === 'calico' ? ['calicoctl'] : [])].map((name) => `/usr/local/bin/${name}`)
+  const cni = ['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'firewall', 'tuning'].map((name) => `/opt/cni/bin/${name}`)
+  return [...units.map((unit) => `/etc/systemd/system/${unit}`), '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf',
+    ...binaries, ...(config.kubernetes.containerManager === 'containerd' ? ['/usr/local/sbin/runc'] : []), ...cni]
+}
+
+const ADOPT_LEGACY = `base=$1 machine=$2 marks=$3; shift 3
+[ -d "$base" ] && [ ! -d "$machine" ] || exit 0
+echo "an older kk-action deployed here (no records): what it installed is taken as kk-action's"
+while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+  p=$1; shift
+  if { [ -e "$p" ] || [ -L "$p" ]; } && [ ! -e "$marks$p" ] && [ ! -e "$p.kk-action-orig" ]; then mkdir -p "$(dirname "$marks$p")" && : > "$marks$p" || exit 1; fi
+done
+shift
+for d in "$@"; do mkdir -p "$(dirname "$machine/data$d")" && echo kk-action > "$machine/data$d" || exit 1; done`
+
+/** Delete on a node an older kk-action deployed: the marks and records that version did not write, as it would have. */
+export async function adoptLegacyInstall(t: TaskContext, units: readonly string[]): Promise<void> {
+  const result = await t.exec(sh`sh -c ${ADOPT_LEGACY} kk-adopt ${'/var/lib/kk-action'} ${MACHINE_DIR} ${TAKEN_OVER_DIR} ${legacyInstalls(t.config, units)} -- ${dataDirs(t.config)}`)
+  if (result.stdout.trim()) {
+    t.log(result.stdout.trim())
+    t.changed()
+  }
+}

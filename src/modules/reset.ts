@@ -2,6 +2,7 @@ import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { criSocket, KUBEADM } from './kubeadm-config.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
+import { adoptLegacyInstall } from './machine-own.js'
 import { TAKEN_OVER_DIR } from './steps.js'
 
 /**
@@ -60,6 +61,7 @@ export const reset = defineModule({
   skip: alwaysRuns,
   needs: nothingNeeded,
   tasks: () => [
+    { name: 'records of an older kk-action', run: (t) => adoptLegacyInstall(t, KK_UNITS) },
     { name: 'kubeadm reset', timeoutMs: 6 * 60_000, run: kubeadmReset },
     { name: 'stop and disable kk-action units', timeoutMs: 6 * 60_000, run: stopUnits },
     { name: 'stop leftover container shims', run: stopLeftoverShims },
