@@ -171,7 +171,8 @@ describe.skipIf(skip)('.github/workflows/e2e.yml, run as written on a runner-ima
     // The runner after the job: its own docker, containerd, image, helm and kubectl.
     const docker = await onNode('systemctl is-active containerd docker; docker info --format "{{.ServerVersion}}"; docker image inspect --format ok "$IMAGE"', { IMAGE: mirror.image.name })
     expect(docker.stdout.split('\n').filter(Boolean), docker.stderr).toEqual(['active', 'active', expect.stringMatching(/^20\./), 'ok'])
-    const ran = await onNode('docker run --rm --network none "$IMAGE" echo still-runs', { IMAGE: mirror.image.name })
+    // dockerd redials containerd with a backoff after the machine's containerd came back: give it that moment.
+    const ran = await onNode('for i in $(seq 1 60); do docker run --rm --network none "$IMAGE" echo still-runs 2>&1 && exit 0; sleep 0.5; done; exit 1', { IMAGE: mirror.image.name })
     expect(ran.stdout + ran.stderr).toContain('still-runs')
     expect((await onNode('sha256sum < /usr/local/bin/helm')).stdout.split(' ')[0]).toBe(sha256(RUNNER_HELM))
     expect((await onNode('sha256sum < /usr/local/bin/kubectl')).stdout.split(' ')[0]).toBe(sha256(RUNNER_KUBECTL))
