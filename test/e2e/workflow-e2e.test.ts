@@ -152,6 +152,9 @@ describe.skipIf(skip)('.github/workflows/e2e.yml, run as written on a runner-ima
       runs.push({ step: step.name ?? label, ...result })
       if (result.code !== 0) failed = true
     }
+    // As the pods' images would be (the kubelet double pulls none): one in the CRI's namespace of the runner's containerd data.
+    const pulled = await onNode('/usr/local/bin/ctr -n k8s.io images import "$TAR" >/dev/null && /usr/local/bin/ctr -n k8s.io images ls -q', { TAR: mirror.image.tar })
+    expect(pulled.stdout, pulled.stderr).toContain(mirror.image.name.split(':')[0].split('/').pop())
     // The job's end: each `uses: ./` step's post (action.yml post-if: always()), last step first.
     for (const post of posts) {
       const files = Object.fromEntries(['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_ENV', 'GITHUB_STEP_SUMMARY'].map((f) => [f, fresh(`post-${post.step}`, f)]))
@@ -177,6 +180,9 @@ describe.skipIf(skip)('.github/workflows/e2e.yml, run as written on a runner-ima
     expect((await onNode('sha256sum < /usr/local/bin/helm')).stdout.split(' ')[0]).toBe(sha256(RUNNER_HELM))
     expect((await onNode('sha256sum < /usr/local/bin/kubectl')).stdout.split(' ')[0]).toBe(sha256(RUNNER_KUBECTL))
     expect((await onNode('systemctl is-active kubelet etcd 2>/dev/null; true')).stdout).not.toMatch(/^active$/m)
+    // What the cluster left in the runner's containerd went; the runner's own namespaces (docker's moby) stay.
+    const namespaces = await onNode('ctr namespaces ls -q; ctr -n k8s.io images ls -q 2>/dev/null')
+    expect(namespaces.stdout.split('\n').filter(Boolean), namespaces.stderr).toEqual(['moby'])
   })
 
   afterAll(() => {
