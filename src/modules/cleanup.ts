@@ -2,7 +2,7 @@ import { posix } from 'node:path'
 import type { ClusterConfig } from '../config/types.js'
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
-import { dataDirFromSpec } from './runtime-service.js'
+import { dataDirMakers, MADE_DIRS, restoreMachineUnits, runtimeDataDir } from './machine-own.js'
 import { backupScriptPath } from './etcd-config.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
 import { KK_UNITS } from './reset.js'
@@ -14,37 +14,49 @@ const CONTAINERD_BINARIES = ['containerd', 'containerd-shim', 'containerd-shim-r
 const DOCKER_BINARIES = ['docker', 'dockerd', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'docker-init', 'docker-proxy']
 
 /**
- * Binaries the create pipeline installed for this config. The runtime's are removed only for the
- * configured container manager: the other one's names (a docker CLI, say) belong to someone else.
+ * Paths where the create pipeline installs binaries. Each is removed only when kk-action's mark says it wrote
+ * it (steps.ts: every binary install is taken over), and what the machine had there is put back: a runner's
+ * own helm or kubectl stays. The CNI binaries the network plugin's pods install carry no mark: those go
+ * only with that plugin configured.
  */
-export function installedBinaries(config: ClusterConfig): string[] {
-  const kubernetes = ['kubeadm', 'kubelet', 'kubectl', 'etcd', 'etcdctl', 'crictl', 'cri-dockerd', 'helm']
-  const runtime = config.kubernetes.containerManager === 'containerd' ? CONTAINERD_BINARIES : DOCKER_BINARIES
-  const binaries = [...new Set([...kubernetes, ...runtime])].map((name) => `${BIN}/${name}`)
-  const runc = config.kubernetes.containerManager === 'containerd' ? ['/usr/local/sbin/runc'] : []
-  const network = NETWORK_BINARIES[config.network.plugin] ?? { bin: [], cni: [] }
-  return [...binaries, ...runc, ...network.bin.map((name) => `${BIN}/${name}`),
-    ...[...CNI_PLUGINS, ...network.cni].map((plugin) => `/opt/cni/bin/${plugin}`)]
+export function installedBinaries(): string[] {
+  const kubernetes = ['kubeadm', 'kubelet', 'kubectl', 'etcd', 'etcdctl', 'crictl', 'cri-dockerd', 'helm', 'calicoctl']
+  const binaries = [...new Set([...kubernetes, ...CONTAINERD_BINARIES, ...DOCKER_BINARIES])].map((name) => `${BIN}/${name}`)
+  return [...binaries, '/usr/local/sbin/runc', ...CNI_PLUGINS.map((plugin) => `/opt/cni/bin/${plugin}`)]
 }
 
-/** What the network plugin put on the node: calicoctl (kk-action), and the CNI binaries its pods install. */
-const NETWORK_BINARIES: Record<string, { bin: string[]; cni: string[] }> = {
-  calico: { bin: ['calicoctl'], cni: ['calico', 'calico-ipam', 'flannel'] },
-  flannel: { bin: [], cni: ['flannel'] },
-  cilium: { bin: [], cni: ['cilium-cni'] },
+/** Binaries the network plugin's pods put on the node (no kk-action mark: they go with the plugin configured). */
+function podInstalledBinaries(config: ClusterConfig): string[] {
+  return (NETWORK_BINARIES[config.network.plugin]?.cni ?? []).map((plugin) => `/opt/cni/bin/${plugin}`)
 }
 
-/** Unit files and drop-ins kk-action wrote, configs, certificates, and the state Kubernetes, CNI and etcd keep. */
+/**
+ * What the network plugin put on the node: calicoctl (kk-action), the CNI binaries its pods install, and the
+ * files its pods write to /etc/cni/net.d (other files there are someone else's: a CNI the user installed).
+ */
+const NETWORK_BINARIES: Record<string, { cni: string[]; netd: string[] }> = {
+  calico: { cni: ['calico', 'calico-ipam', 'flannel'], netd: ['10-calico.conflist', 'calico-kubeconfig', 'calico-tls'] },
+  flannel: { cni: ['flannel'], netd: ['10-flannel.conflist'] },
+  cilium: { cni: ['cilium-cni'], netd: ['05-cilium.conflist', '05-cilium.conf'] },
+}
+
+/** The CNI state the network plugin's pods leave; nothing with `network.plugin: none` (the CNI is the user's). */
+function networkFiles(config: ClusterConfig): string[] {
+  const network = NETWORK_BINARIES[config.network.plugin]
+  if (!network) return []
+  return [...network.netd.map((name) => `/etc/cni/net.d/${name}`), '/var/lib/cni']
+}
+
+/** Configs, certificates, and the state Kubernetes, CNI and etcd keep (units and binaries: TAKEN_OVER_FILES). */
 export function clusterFiles(config: ClusterConfig): string[] {
   return [
-    ...KK_UNITS.map((unit) => `/etc/systemd/system/${unit}`), '/etc/systemd/system/kubelet.service.d',
     '/etc/kubernetes', '/var/lib/kubelet', '/etc/kubekey',
     '/etc/containerd/certs.d',
     '/etc/ssl/etcd', '/etc/etcd.env', backupScriptPath(config),
-    '/etc/cni/net.d', '/var/lib/cni', '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel', '/run/cilium',
+    ...networkFiles(config), '/var/lib/calico', '/var/log/calico', '/run/calico', '/run/flannel', '/etc/flannel', '/run/cilium',
     '/var/lib/dockershim', '/var/run/kubernetes', '/var/log/pods', '/var/log/containers',
     '/etc/sysctl.d/99-kubernetes.conf', '/etc/modules-load.d/kubernetes.conf', '/etc/systemd/timesyncd.conf.d/kk-action.conf',
-    NODE_ARTIFACT_DIR, '/var/lib/kk-action',
+    NODE_ARTIFACT_DIR,
   ]
 }
 
@@ -54,8 +66,8 @@ export function clusterFiles(config: ClusterConfig): string[] {
  * (etcd's made by its package for its own user) was there before, and kk-action runs everything as root.
  */
 export function parentsIfEmpty(config: ClusterConfig): string[] {
-  return ['/opt/cni/bin', '/opt/cni', '/etc/cni', '/etc/containerd', '/etc/docker', posix.dirname(backupScriptPath(config)),
-    '/etc/systemd/timesyncd.conf.d', config.etcd.dataDir, runtimeDataDir(config)]
+  return ['/opt/cni/bin', '/opt/cni', '/etc/cni/net.d', '/etc/cni', '/etc/containerd', '/etc/docker', posix.dirname(backupScriptPath(config)),
+    '/etc/systemd/timesyncd.conf.d', '/etc/systemd/system/kubelet.service.d', config.etcd.dataDir, runtimeDataDir(config)]
 }
 
 // Unmounts what is mounted below a directory (deepest first: pod volumes, leftover snapshots).
@@ -72,11 +84,17 @@ const REMOVE = `for p in "$@"; do
 done`
 
 /**
- * Files the runtime modules write over what a package may have put there (putFile's keepOriginal): the original
- * kept beside them goes back; without one, the file goes only when kk-action wrote it (its taken-over mark, or
- * the header an older kk-action's config.toml carries), never a machine's own file kk-action has not touched.
+ * Files kk-action writes over what a package or the machine may have put there (putFile's keepOriginal, every
+ * unit file and every binary): the original kept beside them goes back; without one, the file goes only when
+ * kk-action wrote it (its taken-over mark, or the header an older kk-action's config.toml carries), never a
+ * machine's own file kk-action has not touched.
  */
-export const TAKEN_OVER_FILES = ['/etc/containerd/config.toml', '/etc/docker/daemon.json', '/etc/crictl.yaml']
+export const TAKEN_OVER_CONFIGS = ['/etc/containerd/config.toml', '/etc/docker/daemon.json', '/etc/crictl.yaml']
+
+export function takenOverFiles(): string[] {
+  const units = [...KK_UNITS.map((unit) => `/etc/systemd/system/${unit}`), '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf']
+  return [...TAKEN_OVER_CONFIGS, ...units, ...installedBinaries()]
+}
 
 const PUT_BACK = `marks=$1; shift
 for p in "$@"; do
@@ -105,25 +123,39 @@ function reportChanges(t: TaskContext, stdout: string): void {
   if (lines.length) t.changed()
 }
 
-function runtimeDataDir(config: ClusterConfig): string {
-  return config.kubernetes.containerManager === 'containerd'
-    ? dataDirFromSpec(config, 'containerdDataDir') ?? '/var/lib/containerd'
-    : dataDirFromSpec(config, 'dockerDataDir') ?? '/var/lib/docker'
-}
-
 async function unmountClusterDirs(t: TaskContext): Promise<void> {
+  // The machine's own containerd keeps its containers' mounts there: only the pods' (CRI, namespace k8s.io) go.
+  const dataDir = runtimeDataDir(t.config)
+  const ours = (await dataDirMakers(t)).get(dataDir) === 'kk-action'
+  const runtime = ours
+    ? [dataDir, '/run/containerd']
+    : [`${dataDir}/io.containerd.grpc.v1.cri`, '/run/containerd/io.containerd.grpc.v1.cri', '/run/containerd/io.containerd.runtime.v2.task/k8s.io']
   // cilium mounts cgroup2 at /run/cilium/cgroupv2: removing below it would walk the host's cgroups.
-  const dirs = ['/var/lib/kubelet', runtimeDataDir(t.config), '/run/containerd', '/run/cilium']
+  const dirs = ['/var/lib/kubelet', ...runtime, '/run/cilium']
   reportChanges(t, (await t.exec(sh`sh -c ${UNMOUNT_BELOW} kk-unmount ${dirs}`)).stdout)
 }
 
 async function removeFiles(t: TaskContext): Promise<void> {
-  // Before the marks under /var/lib/kk-action go with the rest.
-  reportChanges(t, (await t.exec(sh`sh -c ${PUT_BACK} kk-put-back ${TAKEN_OVER_DIR} ${TAKEN_OVER_FILES}`)).stdout)
-  const files = [...installedBinaries(t.config), ...clusterFiles(t.config)]
+  reportChanges(t, (await t.exec(sh`sh -c ${PUT_BACK} kk-put-back ${TAKEN_OVER_DIR} ${takenOverFiles()}`)).stdout)
+  const files = [...podInstalledBinaries(t.config), ...clusterFiles(t.config)]
   reportChanges(t, (await t.exec(sh`sh -c ${REMOVE} kk-remove ${files}`)).stdout)
-  reportChanges(t, (await t.exec(sh`sh -c ${EMPTY_DIR} kk-empty ${[runtimeDataDir(t.config), t.config.etcd.dataDir]}`)).stdout)
-  reportChanges(t, (await t.exec(sh`sh -c ${RMDIR_IF_EMPTY} kk-rmdir ${parentsIfEmpty(t.config)}`)).stdout)
+  // Only what kk-action's runtime and etcd filled from empty: a runner's /var/lib/containerd is its own.
+  const makers = await dataDirMakers(t)
+  const ours = [...makers].filter(([, maker]) => maker === 'kk-action').map(([dir]) => dir)
+  for (const [dir, maker] of makers) if (maker !== 'kk-action') t.log(`kept ${dir}: ${maker === 'machine' ? 'the machine had data there before kk-action' : 'no record that kk-action made it'}`)
+  if (ours.length) reportChanges(t, (await t.exec(sh`sh -c ${EMPTY_DIR} kk-empty ${ours}`)).stdout)
+  // containerd's opt plugin makes /opt/containerd/{bin,lib}: gone when the machine had no /opt/containerd.
+  const made = [...(await dataDirMakers(t, MADE_DIRS))].filter(([, maker]) => maker === 'kk-action').flatMap(([dir]) => [`${dir}/bin`, `${dir}/lib`, dir])
+  reportChanges(t, (await t.exec(sh`sh -c ${RMDIR_IF_EMPTY} kk-rmdir ${[...parentsIfEmpty(t.config), ...made]}`)).stdout)
+}
+
+async function restoreMachineServices(t: TaskContext): Promise<void> {
+  reportChanges(t, (await restoreMachineUnits(t)).join('\n'))
+}
+
+/** Last: the marks and records the steps above read. */
+async function forgetRecords(t: TaskContext): Promise<void> {
+  reportChanges(t, (await t.exec(sh`sh -c ${REMOVE} kk-remove ${'/var/lib/kk-action'}`)).stdout)
 }
 
 const HOSTS_BLOCK = '/^# kk-action hosts BEGIN$/,/^# kk-action hosts END$/d'
@@ -200,5 +232,7 @@ export const cleanup = defineModule({
     { name: 'remove Kubernetes iptables rules', run: flushKubernetesRules },
     { name: 'remove ipvs rules and CNI interfaces', run: removeIpvsAndLinks },
     { name: 'reload systemd', run: reloadSystemd },
+    { name: "start the machine's own services again", timeoutMs: 6 * 60_000, run: restoreMachineServices },
+    { name: "remove kk-action's records", run: forgetRecords },
   ],
 })

@@ -1,17 +1,31 @@
+import { createHash } from 'node:crypto'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import type { ClusterConfig } from '../config/types.js'
 import type { TaskContext } from '../pipeline/types.js'
 import { SHARED_KUBECONFIG_DESTINATION, SHARED_KUBECONFIG_PATH } from '../pipeline/types.js'
 import { ADMIN_CONF } from './kubeadm-config.js'
 import { kubeconfigSecrets, runnerServer, withServer } from './kubeadm-kubeconfig.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
 
-/** `--kubeconfig PATH` when the caller seeded one, else RUNNER_TEMP/kubeconfig (or the system temp directory). */
+/**
+ * In Actions RUNNER_TEMP/kubeconfig (private to the job); elsewhere one file per cluster config,
+ * ~/.kube/kk-action/<metadata.name>-<8 hex of the config file's path>.conf, so parallel runs for different
+ * clusters on one machine never overwrite each other's.
+ */
+export function defaultKubeconfigPath(config: ClusterConfig): string {
+  if (process.env.RUNNER_TEMP) return join(process.env.RUNNER_TEMP, 'kubeconfig')
+  const id = createHash('sha256').update(resolve(config.file)).digest('hex').slice(0, 8)
+  const name = config.name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^\.+/, '') || 'cluster'
+  return join(homedir(), '.kube', 'kk-action', `${name}-${id}.conf`)
+}
+
+/** `--kubeconfig PATH` when the caller seeded one, else the default path. */
 function destination(t: TaskContext): string {
   const requested = t.shared.get(SHARED_KUBECONFIG_DESTINATION)
   if (typeof requested === 'string' && requested) return resolve(requested)
-  return join(process.env.RUNNER_TEMP || tmpdir(), 'kubeconfig')
+  return defaultKubeconfigPath(t.config)
 }
 
 async function fetchAdminConf(t: TaskContext): Promise<string> {
@@ -32,7 +46,7 @@ async function fetchAdminConf(t: TaskContext): Promise<string> {
 function writePrivate(path: string, content: string): boolean {
   let current: string | undefined
   try { current = readFileSync(path, 'utf8') } catch { current = undefined }
-  mkdirSync(dirname(path), { recursive: true })
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const privateDir = mkdtempSync(join(dirname(path), '.kk-kubeconfig-'))
   try {
     const temp = join(privateDir, 'kubeconfig')

@@ -3,8 +3,9 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import type { ArtifactName } from '../artifacts/types.js'
-import type { UploadOptions } from '../nodes/connection.js'
-import { sh, type Command } from '../nodes/quote.js'
+import type { KeepOriginal, UploadOptions } from '../nodes/connection.js'
+import { KEEP_ORIGINAL } from '../nodes/transfer.js'
+import { raw, sh, type Command } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import type { NodeFile } from './module.js'
 
@@ -27,9 +28,18 @@ export interface PutOptions {
   keepOriginal?: boolean
 }
 
+/** The original kept beside `path` and the mark that kk-action wrote it (what the delete pipeline reads). */
+export function keepOriginalOf(path: string): KeepOriginal {
+  return { copy: `${path}${ORIGINAL_SUFFIX}`, marker: `${TAKEN_OVER_DIR}${path}` }
+}
+
+/**
+ * Unit files are always taken over: a machine may have its own unit of that name in /etc/systemd/system, and
+ * the mark is what lets the delete pipeline stop and remove only the units kk-action wrote.
+ */
 function uploadOptions(remotePath: string, mode: number, sha256: string, options: PutOptions): UploadOptions {
-  const keepOriginal = options.keepOriginal ? { copy: `${remotePath}${ORIGINAL_SUFFIX}`, marker: `${TAKEN_OVER_DIR}${remotePath}` } : undefined
-  return { mode, sha256, keepOriginal }
+  const keep = options.keepOriginal ?? remotePath.startsWith('/etc/systemd/system/')
+  return { mode, sha256, keepOriginal: keep ? keepOriginalOf(remotePath) : undefined }
 }
 
 /**
@@ -123,10 +133,14 @@ while read -r name mode data; do
   mv -f -- "$tmp" "$dir/$name"
 done < "$bundle"`
 
-/** Installs a single-file artifact (kubeadm, runc, ...) at `remotePath`. */
+/**
+ * Installs a single-file artifact (kubeadm, runc, ...) at `remotePath`. Like every binary kk-action installs,
+ * it is taken over: a binary the machine had there (a runner's kubectl) is kept beside it for the delete
+ * pipeline to put back, and the mark says kk-action wrote it (only marked binaries are ever removed).
+ */
 export async function installBinary(t: TaskContext, name: ArtifactName, remotePath: string): Promise<boolean> {
   const { path, artifact } = t.artifact(name)
-  const result = await t.upload(path, remotePath, { mode: 0o755, sha256: artifact.sha256 })
+  const result = await t.upload(path, remotePath, { mode: 0o755, sha256: artifact.sha256, keepOriginal: keepOriginalOf(remotePath) })
   return result.changed
 }
 
@@ -152,10 +166,13 @@ function installMembersCommand(archive: string, members: Record<string, string>,
   const steps = Object.entries(members).map(([member, target]) => {
     const inside = member.replace(/^\.\//, '')
     const temp = `${target}.kk-tmp`
-    return sh`if ! cmp -s "$d"/${inside} ${target}; then mkdir -p ${posix.dirname(target)} && install -m ${octal} "$d"/${inside} ${temp} && mv -f ${temp} ${target} && echo changed ${target}; fi`
+    const keep = keepOriginalOf(target)
+    return sh`if ! cmp -s "$d"/${inside} ${target}; then keep_original ${target} ${keep.copy} ${keep.marker} && mkdir -p ${posix.dirname(target)} && install -m ${octal} "$d"/${inside} ${temp} && mv -f ${temp} ${target} && echo changed ${target}; fi`
   })
   const all = steps.reduce((joined, step) => sh`${joined}; ${step}`)
-  return sh`set -e; d=$(mktemp -d); trap 'rm -rf "$d"' EXIT; tar -xzf ${archive} -C "$d"; ${all}`
+  // Members are taken over as installBinary's file is (keep_original: transfer.ts).
+  return sh`${raw(KEEP_ORIGINAL)}
+set -e; d=$(mktemp -d); trap 'rm -rf "$d"' EXIT; tar -xzf ${archive} -C "$d"; ${all}`
 }
 
 /**

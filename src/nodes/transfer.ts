@@ -16,7 +16,7 @@ export const SEND = 'kk-upload:send'
 // keep_original TARGET COPY MARKER: before the first write to TARGET (no MARKER yet), an existing TARGET is copied to
 // COPY (unless a COPY is there already, or an older kk-action wrote TARGET: its header), then MARKER is made.
 // Without COPY it does nothing.
-const KEEP_ORIGINAL = `keep_original() {
+export const KEEP_ORIGINAL = `keep_original() {
   if [ -z "$2" ] || [ -e "$3" ]; then return 0; fi
   if { [ -e "$1" ] || [ -L "$1" ]; } && ! { [ -e "$2" ] || [ -L "$2" ]; } && ! head -n 1 -- "$1" 2>/dev/null | grep -q '^# Written by kk-action'; then
     cp -a -- "$1" "$2.kk-tmp" && mv -f -- "$2.kk-tmp" "$2" || return 1

@@ -2,7 +2,8 @@
  * `kk-action delete` after a whole deploy on 2 test nodes (containerd, etcd kubekey, calico; kubeadm,
  * kubelet, kubectl, helm and calicoctl are the test doubles, the smoke test is skipped): every node's
  * filesystem is back to what it was before the deploy, judged on the overlay's upper directories (what
- * the node wrote over the host's files), and a second delete changes nothing.
+ * the node wrote over the host's files: a crictl.yaml and a CNI config of the machine's own are still there), and
+ * a second delete changes nothing.
  */
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
@@ -42,6 +43,8 @@ describe.skipIf(skip)('kk-action delete after a whole deploy on 2 test nodes', (
     file = writeClusterFile(dir, nodes, mirror, { controlPlanes: 1, network: '    plugin: calico' })
     // A machine's own crictl.yaml, which the runtime module writes over: delete must put it back.
     await onNode(nodes.nodes[1].name, 'printf "runtime-endpoint: unix:///run/mine.sock\\n" > /etc/crictl.yaml')
+    // The machine's own CNI config beside the plugin's: delete removes only the files the network plugin writes.
+    await onNode(nodes.nodes[0].name, 'mkdir -p /etc/cni/net.d && printf \'{"cniVersion": "0.4.0", "name": "mine", "plugins": [{"type": "loopback"}]}\\n\' > /etc/cni/net.d/99-mine.conflist')
     for (const [name, snap] of await snapshots()) before.set(name, snap)
     const deployed = await cli('deploy', '--skip', 'smoke-test')
     expect(deployed.status, deployed.stderr.slice(-4000)).toBe(0)

@@ -65,7 +65,9 @@ describe.skipIf(skip)('kk-action deploy --until etcd on 3 test nodes (containerd
       try {
         const result = await deploy(file, '--until', 'precheck')
         expect(result.status).toBe(1)
-        expect(result.stderr).toContain(`${node}: task "required commands": host ${node}: missing command(s): conntrack. Install them (apt-get install -y conntrack`)
+        // dpkg still lists conntrack (only its binary is gone): apt-get has nothing to install, and precheck says so.
+        expect(result.stderr).toContain(`${node}: task "required commands": host ${node}: missing command(s): conntrack (kubeadm v1.30.1 preflight fails without it); ` +
+          'apt-get install -y conntrack succeeded, but conntrack is still not on PATH. Install them (apt-get install -y conntrack)')
       } finally {
         await onNode(node, 'mv /usr/sbin/conntrack.hidden /usr/sbin/conntrack')
       }

@@ -79,7 +79,10 @@ describe.skipIf(skip)('kk-action deploy --nodes ephemeral inside a test node', (
     expect(health.stdout + health.stderr).toContain('is healthy')
   })
 
-  it('delete --nodes ephemeral (the post step\'s cleanup) removes it from the node', { timeout: 900_000 }, async () => {
+  it('delete --nodes ephemeral (the post step\'s cleanup) removes it from the node, also when an older kk-action (no records, no marks on binaries and units) deployed it', { timeout: 900_000 }, async () => {
+    // What an older kk-action left: its artifacts and the config marks, no machine records, no binary or unit marks.
+    const older = await onNode('rm -rf /var/lib/kk-action/machine /var/lib/kk-action/taken-over/usr /var/lib/kk-action/taken-over/opt /var/lib/kk-action/taken-over/etc/systemd && ls /var/lib/kk-action')
+    expect(older.stdout).toContain('artifacts')
     const deleted = await cliInNode('delete')
     expect(deleted.code, deleted.stderr.slice(-4000)).toBe(0)
     const active = await onNode('systemctl is-active containerd etcd')

@@ -15,7 +15,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } f
 import { chmod, chown, copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
@@ -83,7 +83,37 @@ export interface StartOptions {
   workDir?: string
   /** Milliseconds to wait for every sshd to answer. */
   readyTimeoutMs?: number
+  /** What the nodes look like beyond a fresh Debian machine; default `plain` (see RunnerImageProfile). */
+  profile?: NodeProfile
 }
+
+/**
+ * `runner-image`: where it matters to kk-action, GitHub's ubuntu-24.04 runner image: the host's Debian docker
+ * and containerd enabled (started at boot), no conntrack, socat, ipset or ipvsadm (their files and their dpkg
+ * records hidden by overlay whiteouts), a helm and a kubectl of the runner's own in /usr/local/bin
+ * (RUNNER_HELM, RUNNER_KUBECTL), and, with `aptRepo`, apt's only source a local repository (a directory with
+ * .deb files and a Packages index), copied into the node at /srv/kk-apt.
+ */
+export interface RunnerImageProfile {
+  kind: 'runner-image'
+  aptRepo?: string
+}
+
+export type NodeProfile = { kind: 'plain' } | RunnerImageProfile
+
+/** The runner image's own helm and kubectl (stand-ins, not the real programs): their bytes must survive a cleanup. */
+export const RUNNER_HELM = `#!/bin/sh
+# Stand-in for the runner image's own /usr/local/bin/helm (test/nodes/testnodes.ts, profile runner-image).
+echo 'version.BuildInfo{Version:"v3.19.0", GitCommit:"runner-image", GoVersion:"go1.24"}'
+`
+export const RUNNER_KUBECTL = `#!/bin/sh
+# Stand-in for the runner image's own /usr/local/bin/kubectl (test/nodes/testnodes.ts, profile runner-image).
+echo 'Client Version: v1.34.1 (runner image)'
+`
+/** Packages the runner image lacks. */
+export const RUNNER_IMAGE_MISSING = ['conntrack', 'socat', 'ipset', 'ipvsadm']
+/** Units the runner image runs: Debian's docker.io and containerd here. */
+export const RUNNER_IMAGE_UNITS = ['containerd.service', 'docker.service', 'docker.socket']
 
 const USERS: TestNodeUsers = { root: 'root', nopass: 'kkdeploy', sudopw: 'kkpw' }
 const UIDS = { kkdeploy: 2101, kkpw: 2102 }
@@ -139,7 +169,7 @@ export async function startTestNodes(options: StartOptions = {}): Promise<TestNo
       const node: TestNode = { name, address: addresses[i], port: 22, pid: 0, upperDir: join(dir, 'upper'), netns: `${prefix}-${name}`, hostInterface: `${prefix}v${i}` }
       cleanup.netns.push(node.netns)
       await createNodeNetwork(node, node.hostInterface, net)
-      hostKeys.push(await prepareUpper(node, dir, { login: login.publicKey, passwordHash, hostsLines, hierarchies }))
+      hostKeys.push(await prepareUpper(node, dir, { login: login.publicKey, passwordHash, hostsLines, hierarchies, profile: options.profile ?? { kind: 'plain' } }))
       nodes.push(node)
     }
     const knownHostsPath = join(workDir, 'known_hosts')
@@ -351,6 +381,7 @@ interface PrepareInput {
   passwordHash: string
   hostsLines: string
   hierarchies: Hierarchy[]
+  profile: NodeProfile
 }
 
 /** Writes the node's identity into its upper layer before boot; returns its host public key line. */
@@ -374,7 +405,8 @@ async function prepareUpper(node: TestNode, dir: string, input: PrepareInput): P
   await writeFile(join(etc, 'resolv.conf'), '')
   await rm(join(etc, 'machine-id'), { force: true })
   await writeFile(join(etc, 'machine-id'), `${randomBytes(16).toString('hex')}\n`)
-  await disableHostServices(etc)
+  await disableHostServices(etc, input.profile.kind === 'runner-image' ? RUNNER_IMAGE_UNITS : [])
+  if (input.profile.kind === 'runner-image') await applyRunnerImage(upper, input.profile)
   for (const user of ['root', 'kkdeploy', 'kkpw'] as const) await authorize(upper, user, input.login)
   // A fresh Debian root: this host's /root/.bashrc runs `pyenv init`, and bash sources it for every
   // SSH command (Debian's SSH_SOURCE_BASHRC), which cost ~0.3 s per exec on the nodes.
@@ -401,18 +433,55 @@ async function writeUsers(etc: string, passwordHash: string): Promise<void> {
 }
 
 /** A node is a fresh machine: the host's enabled services (docker, etcd, postgres...) are not enabled, sshd is. */
-async function disableHostServices(etc: string): Promise<void> {
+async function disableHostServices(etc: string, keep: string[]): Promise<void> {
   const systemDir = join(etc, 'systemd/system')
   // A node has no console: systemd's container getty would fail and restart in a loop.
   await mkdir(systemDir, { recursive: true })
   for (const unit of ['console-getty.service', 'container-getty@.service']) await symlink('/dev/null', join(systemDir, unit))
   const wants = (await run('find', ['/etc/systemd/system', '-mindepth', '2', '-maxdepth', '2', '-path', '*.wants/*'])).stdout
   for (const link of wants.trim().split('\n').filter(Boolean)) {
-    if (link.endsWith('/ssh.service')) continue
+    if (link.endsWith('/ssh.service') || keep.some((unit) => link.endsWith(`/${unit}`))) continue
     const whiteout = join(systemDir, link.slice('/etc/systemd/system/'.length))
     await mkdir(dirname(whiteout), { recursive: true })
     await makeWhiteout(whiteout)
   }
+}
+
+/** The runner-image profile's changes to a node's upper layer (see RunnerImageProfile). */
+async function applyRunnerImage(upper: string, profile: RunnerImageProfile): Promise<void> {
+  const status = await readFile('/var/lib/dpkg/status', 'utf8')
+  const stanzas = status.split(/\n(?=Package: )/)
+  const hidden = (stanza: string) => RUNNER_IMAGE_MISSING.includes(stanza.match(/^Package: (\S+)/)?.[1] ?? '')
+  for (const name of RUNNER_IMAGE_MISSING) {
+    const files = await run('dpkg-query', ['-L', name]).then((r) => r.stdout.split('\n').filter(Boolean), () => [] as string[])
+    const info = (await run('find', ['/var/lib/dpkg/info', '-maxdepth', '1', '(', '-name', `${name}.*`, '-o', '-name', `${name}:*`, ')'])).stdout
+    const paths = new Set<string>()
+    for (const listed of [...files, ...info.split('\n').filter(Boolean)]) {
+      // /sbin/conntrack is /usr/sbin/conntrack (merged /usr): whiteouts go where the node's overlays are.
+      const parent = await run('readlink', ['-f', dirname(listed)]).then((r) => r.stdout.trim(), () => '')
+      const path = join(parent, basename(listed))
+      const kind = await run('stat', ['-c', '%F', path]).then((r) => r.stdout.trim(), () => '')
+      if (kind !== '' && kind !== 'directory' && /^\/(etc|usr|opt|var)\//.test(path)) paths.add(path)
+    }
+    for (const path of paths) {
+      await mkdir(join(upper, dirname(path)), { recursive: true })
+      await makeWhiteout(join(upper, path))
+    }
+  }
+  await mkdir(join(upper, 'var/lib/dpkg'), { recursive: true })
+  await writeFile(join(upper, 'var/lib/dpkg/status'), stanzas.filter((stanza) => !hidden(stanza)).join('\n'))
+  await mkdir(join(upper, 'usr/local/bin'), { recursive: true })
+  await writeFile(join(upper, 'usr/local/bin/helm'), RUNNER_HELM, { mode: 0o755 })
+  await writeFile(join(upper, 'usr/local/bin/kubectl'), RUNNER_KUBECTL, { mode: 0o755 })
+  if (!profile.aptRepo) return
+  // The node cannot reach Debian's mirrors: the local repository is apt's only source.
+  const sources = (await run('find', ['/etc/apt/sources.list', '/etc/apt/sources.list.d', '-maxdepth', '1', '-type', 'f'])
+    .catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }))).stdout
+  await mkdir(join(upper, 'etc/apt/sources.list.d'), { recursive: true })
+  for (const file of sources.split('\n').filter(Boolean)) await makeWhiteout(join(upper, file))
+  await writeFile(join(upper, 'etc/apt/sources.list.d/kk-local.list'), 'deb [trusted=yes] file:/srv/kk-apt ./\n')
+  await mkdir(join(upper, 'srv'), { recursive: true })
+  await run('cp', ['-r', profile.aptRepo, join(upper, 'srv/kk-apt')])
 }
 
 /** An overlayfs whiteout (char device 0:0) hides the lower file. */
