@@ -9,6 +9,7 @@ import {
   ADMIN_CONF, controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBECTL, renderInitConfig, type ExternalEtcd,
 } from './kubeadm-config.js'
 import { parseInitOutput, registerCredentials } from './kubeadm-join.js'
+import { writeKubeVip } from './load-balancer.js'
 import { alwaysRuns, defineModule, nothingNeeded } from './module.js'
 import { putFile, putFiles } from './steps.js'
 
@@ -117,6 +118,8 @@ function initTasks(ctx: PlanContext): Task[] {
   return [
     { name: 'look for an existing cluster', timeoutMs: 3 * 60_000, run: step(inspectCluster) },
     { name: 'write the kubeadm configuration', retries: 2, run: step(writeConfig) },
+    // kube-vip answers on the VIP the domain points at while init runs, so its manifest comes first.
+    ...(ctx.config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip' ? [{ name: 'kube-vip static pod', retries: 2, run: writeKubeVip }] : []),
     { name: 'kubeadm init', retries: 1, retryDelayMs: 5000, timeoutMs: 20 * 60_000, run: step(init) },
   ]
 }

@@ -3,8 +3,8 @@ import type { ChartDigest } from '../artifacts/published-sha256.js'
 import type { ArtifactName, ArtifactNeed, Catalog, ChartIndex, PlannedArtifact } from '../artifacts/types.js'
 
 export const CREATE_MODULES = [
-  'precheck', 'configure-os', 'sync-binaries', 'containerd', 'docker', 'cri-dockerd', 'etcd', 'load-balancer',
-  'kubeadm-init', 'join-control-plane', 'join-workers', 'network', 'addons', 'kubeconfig', 'smoke-test',
+  'precheck', 'configure-os', 'sync-binaries', 'containerd', 'docker', 'cri-dockerd', 'etcd', 'kubeadm-init',
+  'join-control-plane', 'join-workers', 'load-balancer', 'network', 'addons', 'kubeconfig', 'smoke-test',
 ] as const
 export const DELETE_MODULES = ['precheck', 'reset', 'cleanup'] as const
 export type ModuleId = (typeof CREATE_MODULES)[number] | (typeof DELETE_MODULES)[number]
