@@ -9,6 +9,8 @@ import type { Task, TaskContext } from '../pipeline/types.js'
 import {
   controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBEADM_JOIN_FILE, KUBELET_CONF, renderJoinConfig, type JoinCredentials,
 } from './kubeadm-config.js'
+import { kubeadmError, readKubeadmFailure } from './kubeadm-errors.js'
+import { writeKubeletPullCredentials } from './runtime-service.js'
 import { putPrivateFile } from './steps.js'
 
 /** `t.shared` key of the JoinCredentials (without a certificate key when only workers need them). */
@@ -94,14 +96,20 @@ async function join(run: JoinRun, t: TaskContext): Promise<void> {
   await t.exec(sh`rm -f ${KUBEADM_JOIN_FILE}`)
   t.changed()
   if (joined.code !== 0) {
-    await t.exec(sh`${KUBEADM} reset -f`, { allowFailure: true, timeoutMs: 5 * 60_000 })
-    throw new Error(`kubeadm join failed on ${t.host.name} (reset for the next attempt): ${lastLine(joined.stderr || joined.stdout)}`)
+    const failure = readKubeadmFailure(joined.stderr, joined.stdout)
+    if (!failure.preflight) await resetForRetry(t, writeKubeletPullCredentials)
+    throw kubeadmError('join', t.host.name, failure, credentials.apiServerEndpoint, !failure.preflight)
   }
   run.pending.delete(t.host.name)
 }
 
-function lastLine(text: string): string {
-  return text.trim().split('\n').filter((line) => !/^To see the stack trace/.test(line)).pop() ?? ''
+/**
+ * `kubeadm reset -f` after a failed init or join, so the retry starts from a clean node; it empties
+ * /etc/kubernetes/manifests and /var/lib/kubelet, so `restore` puts back what kk-action had written there.
+ */
+export async function resetForRetry(t: TaskContext, restore: (t: TaskContext) => Promise<void>): Promise<void> {
+  await t.exec(sh`${KUBEADM} reset -f`, { allowFailure: true, timeoutMs: 5 * 60_000 })
+  await restore(t)
 }
 
 /** The join module's tasks: find who must join, make credentials if needed, join (control planes one by one). */
