@@ -14,9 +14,6 @@ import { SHARED_KUBECONFIG_DESTINATION, type LocalArtifact } from './pipeline/ty
 import { preparePlan, type PlanRequest, type PreparedPlan } from './core.js'
 import type { DeploymentReport } from './report/report.js'
 
-/** How long a cancel waits for commands to be stopped on their nodes before it closes the connections. */
-const CANCEL_GRACE_MS = 20_000
-
 export interface DeployRequest extends PlanRequest {
   /** `target`: the config's hosts over SSH; `ephemeral`: the runner itself. */
   nodes: 'target' | 'ephemeral'
@@ -77,9 +74,9 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
   const artifacts = new Map<string, LocalArtifact>(resolved.map((r) => [artifactKey(r.artifact), { artifact: r.artifact, path: r.path }]))
 
   const pool = new ConnectionPool({ ...request.connect, log: sshLog(request.logger) })
-  // A cancelled run stops what runs: every command is stopped on its node (nodes/killable.ts), then the
-  // connections close; a connection that hangs is closed after a grace period anyway.
-  const stopRunning = () => void setTimeout(() => void pool.closeAll(), CANCEL_GRACE_MS).unref()
+  // A cancelled run stops what runs: each command is stopped on its node (nodes/killable.ts; a connection
+  // closes once its stops are done), and closing the connections ends the transfers.
+  const stopRunning = () => void pool.closeAll()
   request.signal?.addEventListener('abort', stopRunning, { once: true })
   const connect = request.nodes === 'ephemeral' ? localConnector(pool) : (host: Host) => pool.get(host)
   try {
