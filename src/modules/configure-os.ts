@@ -1,7 +1,6 @@
 import type { ClusterConfig } from '../config/types.js'
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
-import { KUBELET_CONF } from './kubeadm-config.js'
 import { HAPROXY_MANIFEST } from './lb-haproxy.js'
 import { defineModule, nothingNeeded } from './module.js'
 import { putFile } from './steps.js'
@@ -87,11 +86,14 @@ function controlPlaneAddress(config: ClusterConfig): string {
   return first.internalAddress
 }
 
-/** A worker that joined and has its haproxy keeps the domain on it (a rerun does not send it back). */
+/**
+ * A worker that has its haproxy (load-balancer put it there after the join) keeps the domain on it: a rerun
+ * does not send it back and forth.
+ */
 async function domainTarget(t: TaskContext): Promise<string> {
   const behindHaproxy = t.config.controlPlaneEndpoint.internalLoadbalancer === 'haproxy' && !t.host.roles.includes('control-plane')
   if (!behindHaproxy) return controlPlaneAddress(t.config)
-  const ready = await t.exec(sh`test -f ${KUBELET_CONF} -a -f ${HAPROXY_MANIFEST}`, { allowFailure: true })
+  const ready = await t.exec(sh`test -f ${HAPROXY_MANIFEST}`, { allowFailure: true })
   return ready.code === 0 ? LOCAL_HAPROXY : controlPlaneAddress(t.config)
 }
 
