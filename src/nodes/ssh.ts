@@ -12,7 +12,7 @@ import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgor
 import { UserError } from '../errors.js'
 import type { Connection, ExecOptions, ExecResult, TransferResult, UploadOptions } from './connection.js'
 import { HostKeyVerifier, type HostKeyPolicy } from './hostkeys.js'
-import { cancelledMessage, killable, pidFilePath, stopCommand } from './killable.js'
+import { cancelledMessage, GroupReader, killable, stopCommand } from './killable.js'
 import { OutputCollector, redact } from './output.js'
 import type { Command } from './quote.js'
 import { Semaphore } from './semaphore.js'
@@ -242,9 +242,9 @@ export class SshConnection implements Connection {
     if (signal?.aborted) throw new UserError(cancelledMessage(signal.reason, summarize(command.text, this.secrets)), { host: this.host })
     const client = await this.ensureClient()
     const label = summarize(withSudo(command, mode).text, this.secrets)
-    // A command a cancel or a timeout may have to stop runs in its own session (nodes/killable.ts).
-    const pidFile = signal ? pidFilePath() : undefined
-    const text = withSudo(pidFile ? killable(command, pidFile) : command, mode).text
+    // A command a cancel or a timeout may have to stop names its process group first (nodes/killable.ts).
+    const group = signal ? new GroupReader() : undefined
+    const text = withSudo(group ? killable(command) : command, mode).text
     const timeoutMs = options.timeoutMs ?? this.options.settings.defaultTimeoutMs ?? 30 * 60_000
     return this.channels.use(() => new Promise<ExecResult>((resolve, reject) => {
       const output = new OutputCollector(this.secrets, options.onLine)
@@ -267,7 +267,7 @@ export class SshConnection implements Connection {
         // The command may end on its own while it is being stopped: it still failed with `error`.
         stoppedWith = error
         this.inFlight.delete(fail)
-        const stopped = pidFile ? this.stopRemote(client, mode, pidFile) : Promise.resolve()
+        const stopped = group ? this.stopRemote(client, mode, group) : Promise.resolve()
         void stopped.then(() => {
           channelRef?.close()
           finish(error)
@@ -284,12 +284,13 @@ export class SshConnection implements Connection {
         channelRef = channel
         if (settled) return channel.close()
         channel.on('data', (chunk: Buffer) => output.push('stdout', chunk))
-        channel.stderr.on('data', (chunk: Buffer) => output.push('stderr', chunk))
+        channel.stderr.on('data', (chunk: Buffer) => output.push('stderr', group ? group.push(chunk) : chunk))
         channel.on('exit', (code: number | null, signal?: string) => {
           exitCode = code ?? (signal ? 128 + signalNumber(signal) : 255)
         })
         channel.on('close', () => {
           if (stoppedWith) return // finished once the stop is done
+          if (group) output.push('stderr', group.rest())
           if (exitCode === undefined) return fail(new Error('the command ended without an exit status (connection lost?)'))
           const result = output.result(exitCode)
           const sudoProblem = mode !== 'none' && exitCode !== 0 ? sudoFailure(result.stderr, this.options.endpoint.user) : undefined
@@ -308,9 +309,10 @@ export class SshConnection implements Connection {
    * Stops a cancellable command's whole process group, on a channel of its own (outside the channel limit:
    * the stopped command still holds its slot). close() waits for these.
    */
-  private stopRemote(client: Client, mode: SudoMode, pidFile: string): Promise<void> {
-    const text = withSudo(stopCommand(pidFile), mode).text
-    const stopped = new Promise<void>((resolve) => {
+  private stopRemote(client: Client, mode: SudoMode, group: GroupReader): Promise<void> {
+    const stopped = group.wait(2_000).then(() => new Promise<void>((resolve) => {
+      if (group.group === undefined) return resolve()
+      const text = withSudo(stopCommand(group.group), mode).text
       const timer = setTimeout(resolve, 15_000)
       const done = () => { clearTimeout(timer); resolve() }
       openExecChannel(client, text, (error, channel) => {
@@ -320,7 +322,7 @@ export class SshConnection implements Connection {
         channel.on('close', done)
         channel.end(sudoPreamble(mode, this.options.sudoPassword))
       })
-    })
+    }))
     this.stopping.add(stopped)
     return stopped.finally(() => this.stopping.delete(stopped))
   }

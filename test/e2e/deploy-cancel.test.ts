@@ -47,6 +47,7 @@ describe.skipIf(skip)('kk-action deploy cancelled (SIGTERM) during kubeadm join'
       child.kill('SIGTERM')
       const code = await closed
       exit = { code, stderr, ms: Date.now() - signalled }
+      console.info(`deploy cancelled during kubeadm join: exit ${code} ${exit.ms} ms after SIGTERM`)
     } finally {
       clearTimeout(watchdog)
     }

@@ -1,7 +1,7 @@
 /**
  * A failed kubeadm init and a failed kubeadm join are retried with the files `kubeadm reset` deleted put back
- * (the bundled CLI on two SSH test nodes: a control plane behind kube-vip, a worker; registry credentials
- * for the kubelet). The kubeadm double fails once on request (fail/ files with `once`); its init brings up
+ * (the bundled CLI on three SSH test nodes: two control planes behind kube-vip, a worker; registry
+ * credentials for the kubelet). The kubeadm double fails once on request (fail/ files with `once`); its init brings up
  * kube-vip's VIP only when kube-vip's manifest is there, as the kubelet would, and the worker's join dials
  * the VIP: a retried init without the manifest leaves nobody to join.
  */
@@ -25,11 +25,12 @@ describe.skipIf(skip)('kk-action deploy: kubeadm init and join fail once, the re
   const onNode = async (name: string, command: string) => nodes.exec(name, ['sh', '-c', command])
 
   beforeAll(async () => {
-    ;[nodes, mirror] = await Promise.all([startTestNodes({ count: 2, prefix: 'kkrt' }), buildMirror()])
+    ;[nodes, mirror] = await Promise.all([startTestNodes({ count: 3, prefix: 'kkrt' }), buildMirror()])
     server = await serveMirror(mirror.root)
     const dir = mkdtempSync(join(tmpdir(), 'kk-e2e-retry-'))
     const vip = nodes.nodes[0].address.replace(/\.\d+$/, '.200')
     const file = writeClusterFile(dir, nodes, mirror, {
+      controlPlanes: 2,
       etcdType: 'kubeadm',
       extraSpec: `  controlPlaneEndpoint:
     domain: lb.kubesphere.local
@@ -43,7 +44,7 @@ describe.skipIf(skip)('kk-action deploy: kubeadm init and join fail once, the re
         password: fault-test-secret
 `,
     })
-    const [cp, worker] = nodes.nodes.map((n) => n.name)
+    const [cp, , worker] = nodes.nodes.map((n) => n.name)
     await onNode(cp, `mkdir -p /var/lib/kk-doubles/fail && printf '%s' '${FAILURE.replace(/'/g, "'\\''")}' > /var/lib/kk-doubles/fail/kubeadm-init`)
     await onNode(worker, `mkdir -p /var/lib/kk-doubles/fail && printf '%s' '${FAILURE.replace(/'/g, "'\\''")}' > /var/lib/kk-doubles/fail/kubeadm-join`)
     result = await runCli([
@@ -58,7 +59,7 @@ describe.skipIf(skip)('kk-action deploy: kubeadm init and join fail once, the re
 
   it('succeeds after one failed init and one failed join', async () => {
     expect(result.status, result.stderr.slice(-6000)).toBe(0)
-    const [cp, worker] = nodes.nodes.map((n) => n.name)
+    const [cp, , worker] = nodes.nodes.map((n) => n.name)
     expect((await onNode(cp, 'cat /var/log/kk-doubles/kubeadm.log')).stdout).toMatch(/failed on request .*kubeadm-init/)
     expect((await onNode(worker, 'cat /var/log/kk-doubles/kubeadm.log')).stdout).toMatch(/failed on request .*kubeadm-join/)
   })
@@ -70,7 +71,15 @@ describe.skipIf(skip)('kk-action deploy: kubeadm init and join fail once, the re
     expect(result.stderr).toMatch(/<== join-workers: ok/)
   })
 
-  it('both hosts still have the kubelet\'s registry credentials after their reset', async () => {
+  it('the second control plane joined through the VIP with an empty manifests directory, and got kube-vip after', async () => {
+    const cp2 = nodes.nodes[1].name
+    expect((await onNode(cp2, 'cat /var/log/kk-doubles/kubeadm.log')).stdout).toMatch(/join preflight: manifests directory holds \[\]/)
+    expect((await onNode(cp2, 'test -f /etc/kubernetes/manifests/kube-vip.yaml; echo $?')).stdout.trim()).toBe('0')
+    const order = result.stderr.split('\n').filter((line) => /^==> /.test(line)).map((line) => line.split(' ')[1])
+    expect(order.indexOf('load-balancer')).toBeGreaterThan(order.indexOf('join-control-plane'))
+  })
+
+  it('every host still has the kubelet\'s registry credentials (the control plane and the worker after their reset)', async () => {
     for (const node of nodes.nodes) {
       const credentials = await onNode(node.name, 'cat /var/lib/kubelet/config.json')
       expect(credentials.stdout, node.name).toContain('registry.example.test:5000')

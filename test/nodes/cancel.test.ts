@@ -49,7 +49,7 @@ describe.skipIf(skip)('cancelling remote commands', () => {
       expect(left).not.toContain(`sleep ${marker + 1}`)
       // the connection still works, and a command that is not cancelled keeps its input and exit code
       const normal = await connection.exec(sh`sh -c ${'cat; exit 3'}`, { sudo, stdin: 'input', signal: new AbortController().signal })
-      expect(normal).toMatchObject({ code: 3, stdout: 'input' })
+      expect(normal).toMatchObject({ code: 3, stdout: 'input', stderr: '' })
       expect((await nodes.exec('node1', ['sh', '-c', 'ls /tmp | grep -c kk-action-exec; true'])).stdout.trim()).toBe('0')
       await connection.close()
     }, 20_000)
