@@ -37,3 +37,23 @@ export function kubeadmError(command: 'init' | 'join', host: string, failure: Ku
     : 'kubeadm\'s preflight refuses this host as it is; fix what the [ERROR] lines name (kk-action does not pass --ignore-preflight-errors). Not retried: the same check fails the same way'
   return new FinalError(what, { host }, hint)
 }
+
+/**
+ * What a joining host sees at the discovery endpoint: `getent` resolves it as kubeadm would (the host's
+ * /etc/hosts first), bash's /dev/tcp opens a connection. Prints the address; exit 0 reached, 1 refused,
+ * 2 unresolved, anything else: the probe itself cannot run here (no bash, getent or timeout).
+ */
+export const ENDPOINT_PROBE = [
+  'command -v bash >/dev/null && command -v getent >/dev/null && command -v timeout >/dev/null || exit 3',
+  'h=${0%:*}; p=${0##*:}',
+  'a=$(getent hosts "$h" | awk \'{ print $1; exit }\')',
+  '[ -n "$a" ] || exit 2',
+  'echo "$a"',
+  'timeout 5 bash -c \'exec 3<>"/dev/tcp/$0/$1"\' "$a" "$p" 2>/dev/null || exit 1',
+].join('\n')
+
+export function unreachableEndpoint(host: string, endpoint: string, address: string | undefined, waitedS: number): FinalError {
+  const where = address ? `it resolves to ${address}` : 'it does not resolve'
+  return new FinalError(`no apiserver answers at ${endpoint} from ${host} (${where}; waited ${waitedS}s), so kubeadm join would wait out its discovery timeout`,
+    { host }, 'The control-plane domain resolves through the host\'s /etc/hosts: check that the first control plane\'s apiserver runs, and that controlPlaneEndpoint (address, internalLoadbalancer) points at a running one')
+}

@@ -9,7 +9,7 @@ import type { Task, TaskContext } from '../pipeline/types.js'
 import {
   controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBEADM_JOIN_FILE, KUBELET_CONF, renderJoinConfig, type JoinCredentials,
 } from './kubeadm-config.js'
-import { kubeadmError, readKubeadmFailure } from './kubeadm-errors.js'
+import { ENDPOINT_PROBE, kubeadmError, readKubeadmFailure, unreachableEndpoint } from './kubeadm-errors.js'
 import { writeKubeletPullCredentials } from './runtime-service.js'
 import { putPrivateFile } from './steps.js'
 
@@ -90,6 +90,7 @@ async function refreshCredentials(run: JoinRun, t: TaskContext): Promise<void> {
 async function join(run: JoinRun, t: TaskContext): Promise<void> {
   const credentials = sharedCredentials(t)
   if (!credentials) throw new Error('no join credentials: kubeadm-init did not run or left none')
+  await expectApiserver(t, credentials.apiServerEndpoint)
   await putPrivateFile(t, KUBEADM_JOIN_FILE, renderJoinConfig(t.config, t.host, credentials, run.controlPlane))
   const joined = await t.exec(sh`${KUBEADM} join --config ${KUBEADM_JOIN_FILE}`, { allowFailure: true, timeoutMs: 10 * 60_000 })
   // The file holds the token (and the certificate key): it has done its job either way.
@@ -101,6 +102,24 @@ async function join(run: JoinRun, t: TaskContext): Promise<void> {
     throw kubeadmError('join', t.host.name, failure, credentials.apiServerEndpoint, !failure.preflight)
   }
   run.pending.delete(t.host.name)
+}
+
+const ENDPOINT_WAIT_MS = 60_000
+
+/**
+ * Before a join: an apiserver must answer at the discovery endpoint from this host (a minute for one that is
+ * starting). Otherwise kubeadm join waits out its discovery timeout (5 minutes) and fails the same way again.
+ */
+async function expectApiserver(t: TaskContext, endpoint: string): Promise<void> {
+  const started = Date.now()
+  for (;;) {
+    const probe = await t.exec(sh`sh -c ${ENDPOINT_PROBE} ${endpoint}`, { allowFailure: true, timeoutMs: 30_000 })
+    if (probe.code === 0 || probe.code > 2) return
+    if (Date.now() - started > ENDPOINT_WAIT_MS) {
+      throw unreachableEndpoint(t.host.name, endpoint, probe.stdout.trim() || undefined, Math.round((Date.now() - started) / 1000))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+  }
 }
 
 /**

@@ -228,6 +228,22 @@ describe('kubeadm failures', () => {
     expect(hosts.ran('node2', /bin\/kubeadm join/)).toHaveLength(1)
   })
 
+  it('no apiserver answers at the endpoint from the joining host: after a minute, reported (final) without running kubeadm join', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+    const hosts = new ScriptedHosts({ node2: [
+      [/^test -f \/etc\/kubernetes\/kubelet.conf/, { code: 1 }],
+      [/dev\/tcp/, { code: 1, stdout: '10.0.0.2\n' }],
+    ] })
+    hosts.shared.set(JOIN_CREDENTIALS_KEY, { apiServerEndpoint: 'lb.kubesphere.local:6443', token: 'abcdef.0123456789abcdef', caCertHash: CA_HASH })
+    const outcome = runModule(joinWorkers, planContext(1, 1), hosts).catch((e: Error) => e)
+    await vi.advanceTimersByTimeAsync(70_000)
+    const error = await outcome
+    expect(error).toBeInstanceOf(FinalError)
+    expect(String(error)).toMatch(/no apiserver answers at lb\.kubesphere\.local:6443 from node2 \(it resolves to 10\.0\.0\.2; waited 6\ds\)/)
+    expect(hosts.ran('node2', /bin\/kubeadm/)).toEqual([])
+    expect(hosts.ran('node2', /dev\/tcp/).length).toBeGreaterThan(10)
+  })
+
   it('a failed init is reset, and what the reset deleted (pull credentials, kube-vip\'s manifest) is written again before the retry', async () => {
     let inits = 0
     const ctx = planContext(1, 0)
