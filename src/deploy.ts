@@ -74,7 +74,8 @@ export async function deploy(request: DeployRequest): Promise<DeployResult> {
   const artifacts = new Map<string, LocalArtifact>(resolved.map((r) => [artifactKey(r.artifact), { artifact: r.artifact, path: r.path }]))
 
   const pool = new ConnectionPool({ ...request.connect, log: sshLog(request.logger) })
-  // A cancelled run stops what runs: closing the connections ends every open command on the nodes.
+  // A cancelled run stops what runs: each command is stopped on its node (nodes/killable.ts; a connection
+  // closes once its stops are done), and closing the connections ends the transfers.
   const stopRunning = () => void pool.closeAll()
   request.signal?.addEventListener('abort', stopRunning, { once: true })
   const connect = request.nodes === 'ephemeral' ? localConnector(pool) : (host: Host) => pool.get(host)

@@ -1,6 +1,7 @@
 import type { ClusterConfig, Host } from '../config/types.js'
 import { raw, sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
+import { HAPROXY_MANIFEST } from './lb-haproxy.js'
 import { defineModule, nothingNeeded, placeholder, type NodeFile } from './module.js'
 import { putNodeFile } from './steps.js'
 
@@ -70,23 +71,38 @@ async function applySysctls(t: TaskContext): Promise<void> {
   }
 }
 
-/** The managed block of /etc/hosts: every node, and the control-plane domain. */
-export function hostsBlock(config: ClusterConfig, host: Host): string {
+/** Where the control-plane domain points on a worker once its haproxy runs. */
+export const LOCAL_HAPROXY = '127.0.0.1'
+
+/** The managed block of /etc/hosts: every node, and the control-plane domain at `controlPlaneAt`. */
+export function hostsBlock(config: ClusterConfig, controlPlaneAt = controlPlaneAddress(config)): string {
   const lines = config.hosts.map((h) => `${h.internalAddress}  ${h.name}.${config.kubernetes.clusterName} ${h.name}`)
-  lines.push(`${controlPlaneAddress(config, host)}  ${config.controlPlaneEndpoint.domain}`)
+  lines.push(`${controlPlaneAt}  ${config.controlPlaneEndpoint.domain}`)
   return [HOSTS_BEGIN, ...lines, HOSTS_END].join('\n')
 }
 
 /**
- * Where the control-plane domain points from this host: the configured address, else (internal load
- * balancer) the local haproxy on workers and the host itself on control planes, else the first control plane.
+ * Where the control-plane domain points before a host joins: an apiserver that exists by then. The configured
+ * address (an external load balancer, kube-vip's VIP), else the first control plane. Never a host's own
+ * address (its apiserver starts only when it has joined) nor a local haproxy (its static pod needs the
+ * kubelet that `kubeadm join` starts): load-balancer moves workers to their haproxy after the join.
  */
-function controlPlaneAddress(config: ClusterConfig, host: Host): string {
+function controlPlaneAddress(config: ClusterConfig): string {
   const endpoint = config.controlPlaneEndpoint
-  if (endpoint.internalLoadbalancer === 'haproxy') return host.roles.includes('control-plane') ? host.internalAddress : '127.0.0.1'
-  if (endpoint.address) return endpoint.address
+  if (endpoint.address && endpoint.internalLoadbalancer !== 'haproxy') return endpoint.address
   const first = config.hosts.find((h) => h.name === config.roleGroups['control-plane'][0])!
   return first.internalAddress
+}
+
+/**
+ * A worker that has its haproxy (load-balancer put it there after the join) keeps the domain on it: a rerun
+ * does not send it back and forth.
+ */
+async function domainTarget(t: TaskContext): Promise<string> {
+  const behindHaproxy = t.config.controlPlaneEndpoint.internalLoadbalancer === 'haproxy' && !t.host.roles.includes('control-plane')
+  if (!behindHaproxy) return controlPlaneAddress(t.config)
+  const ready = await t.exec(sh`test -f ${HAPROXY_MANIFEST}`, { allowFailure: true })
+  return ready.code === 0 ? LOCAL_HAPROXY : controlPlaneAddress(t.config)
 }
 
 export function withHostsBlock(current: string, block: string): string {
@@ -96,13 +112,14 @@ export function withHostsBlock(current: string, block: string): string {
 }
 
 /** The node's own /etc/hosts (`current`, ending in a newline) with kk-action's block. */
-export function etcHostsFile(config: ClusterConfig, host: Host, current: string): NodeFile {
-  return { path: '/etc/hosts', mode: 0o644, content: withHostsBlock(current, hostsBlock(config, host)) }
+export function etcHostsFile(config: ClusterConfig, current: string, controlPlaneAt?: string): NodeFile {
+  return { path: '/etc/hosts', mode: 0o644, content: withHostsBlock(current, hostsBlock(config, controlPlaneAt)) }
 }
 
-async function writeEtcHosts(t: TaskContext): Promise<void> {
+/** Writes the managed block of /etc/hosts with the control-plane domain at `controlPlaneAt`. */
+export async function writeEtcHosts(t: TaskContext, controlPlaneAt?: string): Promise<void> {
   const current = (await t.exec(raw('cat /etc/hosts'))).stdout
-  const file = etcHostsFile(t.config, t.host, current.endsWith('\n') ? current : `${current}\n`)
+  const file = etcHostsFile(t.config, current.endsWith('\n') ? current : `${current}\n`, controlPlaneAt ?? (await domainTarget(t)))
   if (file.content !== current && (await putNodeFile(t, file))) t.changed()
 }
 
@@ -154,7 +171,7 @@ export const configureOs = defineModule({
     { name: 'swap off', run: disableSwap },
     { name: 'kernel modules', run: loadKernelModules },
     { name: 'sysctls', run: applySysctls },
-    { name: '/etc/hosts', run: writeEtcHosts },
+    { name: '/etc/hosts', run: (t) => writeEtcHosts(t) },
     { name: 'hostname', run: setHostname },
     { name: 'timezone', run: setTimezone },
     { name: 'NTP servers', run: configureNtp },
@@ -164,7 +181,7 @@ export const configureOs = defineModule({
     return [
       kernelModulesFile(config),
       sysctlFile(),
-      { ...etcHostsFile(config, host, `# ${placeholder("the node's own /etc/hosts lines stay here")}\n`), note: 'the block between the kk-action markers replaces an earlier one; the node\'s own lines stay' },
+      { ...etcHostsFile(config, `# ${placeholder("the node's own /etc/hosts lines stay here")}\n`), note: 'the block between the kk-action markers replaces an earlier one; the node\'s own lines stay; on a worker behind haproxy, load-balancer points the domain at 127.0.0.1 after the join' },
       { ...hostnameFile(host), note: 'written only when the hostname differs' },
       ...(ntp ? [ntp] : []),
     ]

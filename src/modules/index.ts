@@ -21,8 +21,8 @@ import { cleanup } from './cleanup.js'
 /** The pipelines, in the order of design.md §3. */
 export const PIPELINES: Record<PipelineName, readonly ModuleDefinition[]> = {
   create: [
-    precheck, configureOs, syncBinaries, containerd, docker, criDockerd, etcd, loadBalancer, kubeadmInit,
-    joinControlPlane, joinWorkers, network, addons, kubeconfig, smokeTest,
+    precheck, configureOs, syncBinaries, containerd, docker, criDockerd, etcd, kubeadmInit,
+    joinControlPlane, joinWorkers, loadBalancer, network, addons, kubeconfig, smokeTest,
   ],
   delete: [precheck, reset, cleanup],
 }

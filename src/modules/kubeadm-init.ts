@@ -9,8 +9,11 @@ import { ETCD_SHARED_KEY, etcdPkiPlaceholders, type EtcdClientInfo } from './etc
 import {
   ADMIN_CONF, controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBECTL, renderInitConfig, type ExternalEtcd,
 } from './kubeadm-config.js'
-import { parseInitOutput, registerCredentials } from './kubeadm-join.js'
+import { kubeadmError, readKubeadmFailure } from './kubeadm-errors.js'
+import { parseInitOutput, registerCredentials, resetForRetry } from './kubeadm-join.js'
 import { kubeVipBackToAdminConf, kubeVipNeedsSuperAdmin } from './lb-kube-vip.js'
+import { writeKubeletPullCredentials } from './runtime-service.js'
+import { writeKubeVip } from './load-balancer.js'
 import { alwaysRuns, defineModule, nothingNeeded, type NodeFile } from './module.js'
 import { putFiles, putNodeFile } from './steps.js'
 import type { KubeadmImages } from './runtime-images.js'
@@ -112,13 +115,20 @@ async function init(run: InitRun, t: TaskContext): Promise<void> {
   const result = await t.exec(sh`${KUBEADM} init --config ${KUBEADM_CONFIG_FILE} --upload-certs`, { allowFailure: true, timeoutMs: 15 * 60_000 })
   t.changed()
   if (result.code !== 0) {
-    await t.exec(sh`${KUBEADM} reset -f`, { allowFailure: true, timeoutMs: 5 * 60_000 })
-    const reason = (result.stderr || result.stdout).trim().split('\n').filter((l) => !/^To see the stack trace/.test(l)).pop() ?? ''
-    throw new Error(`kubeadm init failed on ${t.host.name} (reset for the next attempt): ${reason}`)
+    const failure = readKubeadmFailure(result.stderr, result.stdout)
+    // A refused preflight changed nothing; anything later is undone, and the reset's victims put back.
+    if (!failure.preflight) await resetForRetry(t, restoreInitFiles)
+    throw kubeadmError('init', t.host.name, failure, controlPlaneEndpoint(t.config), !failure.preflight)
   }
   registerCredentials(t, parseInitOutput(result.stdout, controlPlaneEndpoint(t.config)))
   run.clusterHealthy = await apiserverAnswers(t)
   if (!run.clusterHealthy) throw new Error(`kubeadm init finished on ${t.host.name} but the API server does not answer with ${ADMIN_CONF}`)
+}
+
+/** What `kubeadm reset` deletes that init needs: the pull credentials, kube-vip's manifest (the VIP init waits on). */
+async function restoreInitFiles(t: TaskContext): Promise<void> {
+  await writeKubeletPullCredentials(t)
+  if (t.config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip') await writeKubeVip(t)
 }
 
 function initTasks(ctx: PlanContext): Task[] {
@@ -127,6 +137,8 @@ function initTasks(ctx: PlanContext): Task[] {
   return [
     { name: 'look for an existing cluster', timeoutMs: 3 * 60_000, run: step(inspectCluster) },
     { name: 'write the kubeadm configuration', retries: 2, run: step(writeConfig) },
+    // kube-vip answers on the VIP the domain points at while init runs, so its manifest comes first.
+    ...(ctx.config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip' ? [{ name: 'kube-vip static pod', retries: 2, run: writeKubeVip }] : []),
     { name: 'kubeadm init', retries: 1, retryDelayMs: 5000, timeoutMs: 20 * 60_000, run: step(init) },
     ...(kubeVipNeedsSuperAdmin(ctx.config, Number(kubernetesMinor(ctx.config.kubernetes.version).split('.')[1]))
       ? [{ name: 'kube-vip reads admin.conf after init', retries: 2, run: kubeVipBackToAdminConf }]

@@ -9,7 +9,9 @@ import type { Task, TaskContext } from '../pipeline/types.js'
 import {
   controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBEADM_JOIN_FILE, KUBELET_CONF, renderJoinConfig, type JoinCredentials,
 } from './kubeadm-config.js'
+import { ENDPOINT_PROBE, kubeadmError, readKubeadmFailure, unreachableEndpoint } from './kubeadm-errors.js'
 import { placeholder, type NodeFile } from './module.js'
+import { writeKubeletPullCredentials } from './runtime-service.js'
 import { putNodeFile } from './steps.js'
 
 /** `t.shared` key of the JoinCredentials (without a certificate key when only workers need them). */
@@ -110,20 +112,45 @@ async function refreshCredentials(run: JoinRun, t: TaskContext): Promise<void> {
 async function join(run: JoinRun, t: TaskContext): Promise<void> {
   const credentials = sharedCredentials(t)
   if (!credentials) throw new Error('no join credentials: kubeadm-init did not run or left none')
+  await expectApiserver(t, credentials.apiServerEndpoint)
   await putNodeFile(t, joinConfigFile(t.config, t.host, credentials, run.controlPlane))
   const joined = await t.exec(sh`${KUBEADM} join --config ${KUBEADM_JOIN_FILE}`, { allowFailure: true, timeoutMs: 10 * 60_000 })
   // The file holds the token (and the certificate key): it has done its job either way.
   await t.exec(sh`rm -f ${KUBEADM_JOIN_FILE}`)
   t.changed()
   if (joined.code !== 0) {
-    await t.exec(sh`${KUBEADM} reset -f`, { allowFailure: true, timeoutMs: 5 * 60_000 })
-    throw new Error(`kubeadm join failed on ${t.host.name} (reset for the next attempt): ${lastLine(joined.stderr || joined.stdout)}`)
+    const failure = readKubeadmFailure(joined.stderr, joined.stdout)
+    if (!failure.preflight) await resetForRetry(t, writeKubeletPullCredentials)
+    throw kubeadmError('join', t.host.name, failure, credentials.apiServerEndpoint, !failure.preflight)
   }
   run.pending.delete(t.host.name)
 }
 
-function lastLine(text: string): string {
-  return text.trim().split('\n').filter((line) => !/^To see the stack trace/.test(line)).pop() ?? ''
+const ENDPOINT_WAIT_MS = 60_000
+
+/**
+ * Before a join: an apiserver must answer at the discovery endpoint from this host (a minute for one that is
+ * starting). Otherwise kubeadm join waits out its discovery timeout (5 minutes) and fails the same way again.
+ */
+async function expectApiserver(t: TaskContext, endpoint: string): Promise<void> {
+  const started = Date.now()
+  for (;;) {
+    const probe = await t.exec(sh`sh -c ${ENDPOINT_PROBE} ${endpoint}`, { allowFailure: true, timeoutMs: 30_000 })
+    if (probe.code === 0 || probe.code > 2) return
+    if (Date.now() - started > ENDPOINT_WAIT_MS) {
+      throw unreachableEndpoint(t.host.name, endpoint, probe.stdout.trim() || undefined, Math.round((Date.now() - started) / 1000))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+  }
+}
+
+/**
+ * `kubeadm reset -f` after a failed init or join, so the retry starts from a clean node; it empties
+ * /etc/kubernetes/manifests and /var/lib/kubelet, so `restore` puts back what kk-action had written there.
+ */
+export async function resetForRetry(t: TaskContext, restore: (t: TaskContext) => Promise<void>): Promise<void> {
+  await t.exec(sh`${KUBEADM} reset -f`, { allowFailure: true, timeoutMs: 5 * 60_000 })
+  await restore(t)
 }
 
 /** The join module's tasks: find who must join, make credentials if needed, join (control planes one by one). */

@@ -2,12 +2,18 @@ import { kubernetesMinor } from '../artifacts/catalog.js'
 import type { ClusterConfig, Host } from '../config/types.js'
 import { sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
+import { LOCAL_HAPROXY, writeEtcHosts } from './configure-os.js'
 import { HAPROXY_CFG, HAPROXY_MANIFEST, renderHaproxyConfig, renderHaproxyManifest } from './lb-haproxy.js'
 import { INTERFACE_PLACEHOLDER, KUBE_VIP_MANIFEST, kubeVipKubeconfig, kubeVipKubeconfigOnHost, renderKubeVipManifest, virtualAddress } from './lb-kube-vip.js'
 import { defineModule, type NodeFile } from './module.js'
 import { putNodeFile } from './steps.js'
 
-/** haproxy on the workers in front of all apiservers, or kube-vip on the control planes. */
+/**
+ * After the joins, as KubeKey orders it: a host joins against an apiserver that runs (configure-os points the
+ * domain at one), and below 1.23 `kubeadm join` refuses a non-empty manifests directory. Then haproxy on
+ * the workers in front of all apiservers, the domain moved to it; or kube-vip on every control plane (the
+ * first one got it before `kubeadm init`, see kubeadm-init).
+ */
 export const loadBalancer = defineModule({
   id: 'load-balancer',
   hosts: (ctx) => {
@@ -22,7 +28,11 @@ export const loadBalancer = defineModule({
   needs: () => [],
   tasks: ({ config }) => config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip'
     ? [{ name: 'kube-vip static pod', retries: 2, timeoutMs: 2 * 60_000, run: writeKubeVip }]
-    : [{ name: 'haproxy static pod', retries: 2, timeoutMs: 2 * 60_000, run: writeHaproxy }],
+    : [
+        { name: 'haproxy static pod', retries: 2, timeoutMs: 2 * 60_000, run: writeHaproxy },
+        // kubelet.conf and kube-proxy name the domain, so they follow it to haproxy.
+        { name: 'control-plane domain to the local haproxy', retries: 2, run: (t) => writeEtcHosts(t, LOCAL_HAPROXY) },
+      ],
   files: ({ config }, host) => config.controlPlaneEndpoint.internalLoadbalancer === 'kube-vip'
     ? [{ ...kubeVipFile(config, INTERFACE_PLACEHOLDER, kubeVipKubeconfigFor(config, host)), note: 'vip_interface is the interface that holds the host\'s internalAddress' }]
     : haproxyFiles(config),
@@ -58,7 +68,7 @@ async function writeHaproxy(t: TaskContext): Promise<void> {
   if (cfgChanged || manifestChanged) t.changed()
 }
 
-async function writeKubeVip(t: TaskContext): Promise<void> {
+export async function writeKubeVip(t: TaskContext): Promise<void> {
   const iface = await interfaceOf(t, t.host.internalAddress)
   const { minor, first } = kubeVipRole(t.config, t.host)
   // A rerun on an initialised first control plane reads admin.conf already (see kubeVipBackToAdminConf).

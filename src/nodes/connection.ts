@@ -11,6 +11,8 @@ export interface ExecOptions {
   stdin?: string | Buffer
   /** Called once per complete output line, as it arrives. */
   onLine?: (stream: OutputStream, line: string) => void
+  /** On abort the command and everything it started are stopped on the host, and exec rejects saying so. */
+  signal?: AbortSignal
 }
 
 export interface ExecResult {

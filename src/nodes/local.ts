@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { UserError } from '../errors.js'
+import { cancelledMessage } from './killable.js'
 import type { Connection, ExecOptions, ExecResult, TransferResult, UploadOptions } from './connection.js'
 import { OutputCollector, redact } from './output.js'
 import type { Command } from './quote.js'
@@ -36,8 +37,18 @@ export class LocalConnection implements Connection {
     const text = withSudo(command, mode).text
     const secrets = this.options.sudoPassword ? [this.options.sudoPassword] : []
     const timeoutMs = options.timeoutMs ?? this.options.defaultTimeoutMs ?? 30 * 60_000
+    const { signal } = options
+    const label = () => redact(text, secrets).replace(/\s+/g, ' ').slice(0, 120)
+    if (signal?.aborted) return Promise.reject(new UserError(cancelledMessage(signal.reason, label()), { host: this.host }))
     return new Promise((resolve, reject) => {
       const child = spawn('sh', ['-c', text], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+      // detached: the child leads a process group of its own, which a cancel stops as a whole.
+      let cancelled = false
+      const onAbort = () => {
+        cancelled = true
+        this.stopGroup(child.pid, mode)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
       const output = new OutputCollector(secrets, options.onLine)
       if (stdoutTo) child.stdout.pipe(stdoutTo, { end: false })
       else child.stdout.on('data', (chunk: Buffer) => output.push('stdout', chunk))
@@ -52,11 +63,12 @@ export class LocalConnection implements Connection {
         clearTimeout(timer)
         reject(new UserError(`cannot run a local command: ${error.message}`, { host: this.host }))
       })
-      child.on('close', (code, signal) => {
+      child.on('close', (code, exitSignal) => {
         clearTimeout(timer)
-        const label = redact(text, secrets).replace(/\s+/g, ' ').slice(0, 120)
-        if (timedOut) return reject(new UserError(`command timed out after ${Math.round(timeoutMs / 1000)} s: ${label}`, { host: this.host }))
-        const result = output.result(code ?? (signal ? 128 + 9 : 255))
+        signal?.removeEventListener('abort', onAbort)
+        if (cancelled) return reject(new UserError(cancelledMessage(signal?.reason, label()), { host: this.host }))
+        if (timedOut) return reject(new UserError(`command timed out after ${Math.round(timeoutMs / 1000)} s: ${label()}`, { host: this.host }))
+        const result = output.result(code ?? (exitSignal ? 128 + 9 : 255))
         const sudoProblem = mode !== 'none' && result.code !== 0 ? sudoFailure(result.stderr, 'of the runner') : undefined
         if (sudoProblem) return reject(new UserError(sudoProblem, { host: this.host }))
         resolve(result)
@@ -67,6 +79,22 @@ export class LocalConnection implements Connection {
       if (feed) feed(child.stdin).catch(() => child.stdin.destroy())
       else child.stdin.end(options.stdin ?? '')
     })
+  }
+
+  /** TERM to the command's process group, KILL 5 s later; also through sudo when the command runs under it. */
+  private stopGroup(pid: number | undefined, mode: SudoMode): void {
+    if (!pid) return
+    const send = (name: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, name)
+      } catch {
+        // gone already, or only root's processes are left in it
+      }
+      // The group's processes under sudo run as root: only root can signal them.
+      if (mode !== 'none') spawn('sudo', ['-n', 'kill', `-${name.replace(/^SIG/, '')}`, '--', `-${pid}`], { stdio: 'ignore' }).on('error', () => undefined)
+    }
+    send('SIGTERM')
+    setTimeout(() => send('SIGKILL'), 5_000).unref()
   }
 
   private sudo(): Promise<SudoMode> {

@@ -12,6 +12,7 @@ import { Client, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgor
 import { UserError } from '../errors.js'
 import type { Connection, ExecOptions, ExecResult, TransferResult, UploadOptions } from './connection.js'
 import { HostKeyVerifier, type HostKeyPolicy } from './hostkeys.js'
+import { cancelledMessage, GroupReader, killable, stopCommand } from './killable.js'
 import { OutputCollector, redact } from './output.js'
 import type { Command } from './quote.js'
 import { Semaphore } from './semaphore.js'
@@ -187,6 +188,7 @@ export class SshConnection implements Connection {
   private readonly channels: Semaphore
   private readonly inFlight = new Set<(error: Error) => void>()
   private closing = false
+  private readonly stopping = new Set<Promise<void>>()
   /** How many TCP connections this object opened (for tests and the run log). */
   connectCount = 0
 
@@ -236,18 +238,23 @@ export class SshConnection implements Connection {
 
   /** Runs one command on its own channel; stdin is the sudo preamble, then `options.stdin` or `feed`. */
   private async run(command: Command, mode: SudoMode, options: ExecOptions, feed?: (channel: ClientChannel) => Promise<void>): Promise<ExecResult> {
+    const { signal } = options
+    if (signal?.aborted) throw new UserError(cancelledMessage(signal.reason, summarize(command.text, this.secrets)), { host: this.host })
     const client = await this.ensureClient()
-    const text = withSudo(command, mode).text
+    const label = summarize(withSudo(command, mode).text, this.secrets)
+    // A command a cancel or a timeout may have to stop names its process group first (nodes/killable.ts).
+    const group = signal ? new GroupReader() : undefined
+    const text = withSudo(group ? killable(command) : command, mode).text
     const timeoutMs = options.timeoutMs ?? this.options.settings.defaultTimeoutMs ?? 30 * 60_000
     return this.channels.use(() => new Promise<ExecResult>((resolve, reject) => {
       const output = new OutputCollector(this.secrets, options.onLine)
-      const label = summarize(text, this.secrets)
       let exitCode: number | undefined
       let settled = false
       const finish = (error?: Error, result?: ExecResult) => {
         if (settled) return
         settled = true
         clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
         this.inFlight.delete(fail)
         if (error) reject(error)
         else resolve(result as ExecResult)
@@ -255,21 +262,35 @@ export class SshConnection implements Connection {
       const fail = (error: Error) => finish(new UserError(`${error instanceof UserError ? stripHost(error.message, this.host) : error.message} while running: ${label}`, { host: this.host }))
       this.inFlight.add(fail)
       let channelRef: ClientChannel | undefined
+      let stoppedWith: UserError | undefined
+      const stopThen = (error: UserError) => {
+        // The command may end on its own while it is being stopped: it still failed with `error`.
+        stoppedWith = error
+        this.inFlight.delete(fail)
+        const stopped = group ? this.stopRemote(client, mode, group) : Promise.resolve()
+        void stopped.then(() => {
+          channelRef?.close()
+          finish(error)
+        })
+      }
       const timer = setTimeout(() => {
         channelRef?.signal('KILL')
-        channelRef?.close()
-        finish(new UserError(`command timed out after ${Math.round(timeoutMs / 1000)} s: ${label}`, { host: this.host }))
+        stopThen(new UserError(`command timed out after ${Math.round(timeoutMs / 1000)} s: ${label}`, { host: this.host }))
       }, timeoutMs)
+      const onAbort = () => stopThen(new UserError(cancelledMessage(signal?.reason, label), { host: this.host }))
+      signal?.addEventListener('abort', onAbort, { once: true })
       openExecChannel(client, text, (error, channel) => {
         if (error) return fail(new Error(`cannot open a channel: ${error.message}`))
         channelRef = channel
         if (settled) return channel.close()
         channel.on('data', (chunk: Buffer) => output.push('stdout', chunk))
-        channel.stderr.on('data', (chunk: Buffer) => output.push('stderr', chunk))
+        channel.stderr.on('data', (chunk: Buffer) => output.push('stderr', group ? group.push(chunk) : chunk))
         channel.on('exit', (code: number | null, signal?: string) => {
           exitCode = code ?? (signal ? 128 + signalNumber(signal) : 255)
         })
         channel.on('close', () => {
+          if (stoppedWith) return // finished once the stop is done
+          if (group) output.push('stderr', group.rest())
           if (exitCode === undefined) return fail(new Error('the command ended without an exit status (connection lost?)'))
           const result = output.result(exitCode)
           const sudoProblem = mode !== 'none' && exitCode !== 0 ? sudoFailure(result.stderr, this.options.endpoint.user) : undefined
@@ -282,6 +303,28 @@ export class SshConnection implements Connection {
         else channel.end(options.stdin ?? '')
       })
     }))
+  }
+
+  /**
+   * Stops a cancellable command's whole process group, on a channel of its own (outside the channel limit:
+   * the stopped command still holds its slot). close() waits for these.
+   */
+  private stopRemote(client: Client, mode: SudoMode, group: GroupReader): Promise<void> {
+    const stopped = group.wait(2_000).then(() => new Promise<void>((resolve) => {
+      if (group.group === undefined) return resolve()
+      const text = withSudo(stopCommand(group.group), mode).text
+      const timer = setTimeout(resolve, 15_000)
+      const done = () => { clearTimeout(timer); resolve() }
+      openExecChannel(client, text, (error, channel) => {
+        if (error) return done()
+        channel.on('data', () => undefined)
+        channel.stderr.on('data', () => undefined)
+        channel.on('close', done)
+        channel.end(sudoPreamble(mode, this.options.sudoPassword))
+      })
+    }))
+    this.stopping.add(stopped)
+    return stopped.finally(() => this.stopping.delete(stopped))
   }
 
   private sudo(): Promise<SudoMode> {
@@ -393,6 +436,9 @@ export class SshConnection implements Connection {
 
   async close(): Promise<void> {
     this.closing = true
+    // Commands being stopped (a cancel's abort listeners run right after the one that called close).
+    await Promise.resolve()
+    await Promise.allSettled([...this.stopping])
     const client = await this.client?.catch(() => undefined)
     if (!client) return
     await new Promise<void>((resolve) => {

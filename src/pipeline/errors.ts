@@ -18,6 +18,13 @@ export interface HostFailure {
   task: string
   message: string
   lastLines: string[]
+  /** Not retried (FinalError). */
+  final?: boolean
+}
+
+/** A failure a retry cannot change (a refused preflight, an unreachable endpoint): the runner does not retry it. */
+export class FinalError extends UserError {
+  readonly final = true
 }
 
 /** A module failed: every failing host, each with its last output lines. */

@@ -6,7 +6,7 @@ import { PIPELINES } from '../modules/index.js'
 import type { ModuleDefinition } from '../modules/module.js'
 import { buildPlanContext } from '../plan/build.js'
 import type { ModuleId, Plan, PlannedModule } from '../plan/types.js'
-import { CancelledError, CommandError, PipelineError, type HostFailure } from './errors.js'
+import { CancelledError, CommandError, FinalError, PipelineError, type HostFailure } from './errors.js'
 import type { EventInput, EventSink, TaskStatus } from './events.js'
 import { settleWithLimit } from './limit.js'
 import type { LocalArtifact, Task, TaskContext } from './types.js'
@@ -127,6 +127,7 @@ class ModuleRun {
       this.throwIfCancelled()
       failure = await this.attempt(task, host, attempt)
       if (!failure) return
+      if (failure.final) break
       if (attempt < attempts) await delay(task.retryDelayMs ?? 2000, this.options.signal)
     }
     throw failure
@@ -149,10 +150,12 @@ class ModuleRun {
       return undefined
     } catch (error) {
       const cancelled = this.options.signal?.aborted ?? false
-      const message = describe(error)
+      // A cancel closes the connections too: what a command then says (e.g. "connection lost") is not the news.
+      const message = cancelled ? `cancelled (${String(this.options.signal?.reason ?? 'signal')}); its command on the host was stopped` : describe(error)
       end(cancelled ? 'cancelled' : 'failed', message)
       if (cancelled) throw new CancelledError(String(this.options.signal?.reason ?? 'signal'))
-      return { host: host.name, task: task.name, message, lastLines: error instanceof CommandError ? error.lastLines : lastLines.slice(-LAST_LINES) }
+      const final = error instanceof FinalError ? { final: true } : {}
+      return { host: host.name, task: task.name, message, lastLines: error instanceof CommandError ? error.lastLines : lastLines.slice(-LAST_LINES), ...final }
     }
   }
 
@@ -175,6 +178,7 @@ class ModuleRun {
         const started = Date.now()
         const result = await connection.exec(command, {
           sudo: true,
+          signal: this.options.signal,
           ...execOptions,
           onLine: (stream, line) => {
             remember(line)

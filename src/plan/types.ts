@@ -4,8 +4,8 @@ import type { ArtifactName, ArtifactNeed, Catalog, ChartIndex, PlannedArtifact }
 import type { KubeadmImages } from '../modules/runtime-images.js'
 
 export const CREATE_MODULES = [
-  'precheck', 'configure-os', 'sync-binaries', 'containerd', 'docker', 'cri-dockerd', 'etcd', 'load-balancer',
-  'kubeadm-init', 'join-control-plane', 'join-workers', 'network', 'addons', 'kubeconfig', 'smoke-test',
+  'precheck', 'configure-os', 'sync-binaries', 'containerd', 'docker', 'cri-dockerd', 'etcd', 'kubeadm-init',
+  'join-control-plane', 'join-workers', 'load-balancer', 'network', 'addons', 'kubeconfig', 'smoke-test',
 ] as const
 export const DELETE_MODULES = ['precheck', 'reset', 'cleanup'] as const
 export type ModuleId = (typeof CREATE_MODULES)[number] | (typeof DELETE_MODULES)[number]

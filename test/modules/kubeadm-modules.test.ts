@@ -15,6 +15,7 @@ import { joinControlPlane } from '../../src/modules/join-control-plane.js'
 import { joinWorkers } from '../../src/modules/join-workers.js'
 import { kubeconfig } from '../../src/modules/kubeconfig.js'
 import { SHARED_KUBECONFIG_DESTINATION, SHARED_KUBECONFIG_PATH } from '../../src/pipeline/types.js'
+import { FinalError } from '../../src/pipeline/errors.js'
 import type { ModuleDefinition } from '../../src/modules/module.js'
 import type { PlanContext } from '../../src/plan/types.js'
 import type { TaskContext } from '../../src/pipeline/types.js'
@@ -87,7 +88,7 @@ async function runModule(module: ModuleDefinition, ctx: PlanContext, hosts: Scri
           await task.run(hosts.context(host, ctx))
           break
         } catch (error) {
-          if (attempt >= (task.retries ?? 0)) throw error
+          if (attempt >= (task.retries ?? 0) || error instanceof FinalError) throw error
         }
       }
     }
@@ -178,7 +179,7 @@ describe('join modules', () => {
     const ctx = planContext(1, 1)
     const hosts = new ScriptedHosts({ node2: [
       [/^test -f \/etc\/kubernetes\/kubelet.conf/, { code: 1 }],
-      [/kubeadm join/, () => (++joins === 1 ? { code: 1, stderr: 'couldn\'t validate the identity of the API Server' } : { code: 0 })],
+      [/kubeadm join/, () => (++joins === 1 ? { code: 1, stderr: 'error execution phase kubelet-start: timed out waiting for the condition' } : { code: 0 })],
     ] })
     hosts.shared.set(JOIN_CREDENTIALS_KEY, { apiServerEndpoint: 'lb.kubesphere.local:6443', token: 'abcdef.0123456789abcdef', caCertHash: CA_HASH })
     await runModule(joinWorkers, ctx, hosts)
@@ -187,6 +188,79 @@ describe('join modules', () => {
       '/usr/local/bin/kubeadm join --config /etc/kubernetes/kubeadm-join.yaml', 'rm -f /etc/kubernetes/kubeadm-join.yaml', '/usr/local/bin/kubeadm reset -f',
       '/usr/local/bin/kubeadm join --config /etc/kubernetes/kubeadm-join.yaml', 'rm -f /etc/kubernetes/kubeadm-join.yaml',
     ])
+  })
+})
+
+// kubeadm v1.20.2's output for a worker whose manifests directory is not empty.
+const PREFLIGHT_REFUSAL = `[preflight] Running pre-flight checks
+error execution phase preflight: [preflight] Some fatal errors occurred:
+\t[ERROR DirAvailable--etc-kubernetes-manifests]: /etc/kubernetes/manifests is not empty
+[preflight] If you know what you are doing, you can make a check non-fatal with \`--ignore-preflight-errors=...\`
+To see the stack trace of this error execute with --v=5 or higher`
+const DISCOVERY_FAILURE = `[preflight] Running pre-flight checks
+error execution phase preflight: couldn't validate the identity of the API Server: Get "https://lb.kubesphere.local:6443/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s": dial tcp 10.200.0.12:6443: connect: connection refused
+To see the stack trace of this error execute with --v=5 or higher`
+
+describe('kubeadm failures', () => {
+  const workerJoining = (stderr: string) => {
+    const hosts = new ScriptedHosts({ node2: [
+      [/^test -f \/etc\/kubernetes\/kubelet.conf/, { code: 1 }],
+      [/kubeadm join/, { code: 1, stderr }],
+    ] })
+    hosts.shared.set(JOIN_CREDENTIALS_KEY, { apiServerEndpoint: 'lb.kubesphere.local:6443', token: 'abcdef.0123456789abcdef', caCertHash: CA_HASH })
+    return hosts
+  }
+
+  it('a preflight refusal: kubeadm\'s [ERROR] line is quoted, the join is neither reset nor retried', async () => {
+    const hosts = workerJoining(PREFLIGHT_REFUSAL)
+    const error = await runModule(joinWorkers, planContext(1, 1), hosts).catch((e: Error) => e)
+    expect(error).toBeInstanceOf(FinalError)
+    expect(String(error)).toContain('kubeadm join failed on node2: [ERROR DirAvailable--etc-kubernetes-manifests]: /etc/kubernetes/manifests is not empty')
+    expect(String(error)).not.toMatch(/If you know what you are doing/)
+    expect(hosts.ran('node2', /bin\/kubeadm/)).toEqual(['/usr/local/bin/kubeadm join --config /etc/kubernetes/kubeadm-join.yaml'])
+  })
+
+  it('a failed discovery is reported at once, naming the endpoint, without a retry', async () => {
+    const hosts = workerJoining(DISCOVERY_FAILURE)
+    const error = await runModule(joinWorkers, planContext(1, 1), hosts).catch((e: Error) => e)
+    expect(error).toBeInstanceOf(FinalError)
+    expect(String(error)).toContain('couldn\'t validate the identity of the API Server')
+    expect(String(error)).toMatch(/No apiserver answered at lb\.kubesphere\.local:6443 from node2/)
+    expect(hosts.ran('node2', /bin\/kubeadm join/)).toHaveLength(1)
+  })
+
+  it('no apiserver answers at the endpoint from the joining host: after a minute, reported (final) without running kubeadm join', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+    const hosts = new ScriptedHosts({ node2: [
+      [/^test -f \/etc\/kubernetes\/kubelet.conf/, { code: 1 }],
+      [/dev\/tcp/, { code: 1, stdout: '10.0.0.2\n' }],
+    ] })
+    hosts.shared.set(JOIN_CREDENTIALS_KEY, { apiServerEndpoint: 'lb.kubesphere.local:6443', token: 'abcdef.0123456789abcdef', caCertHash: CA_HASH })
+    const outcome = runModule(joinWorkers, planContext(1, 1), hosts).catch((e: Error) => e)
+    await vi.advanceTimersByTimeAsync(70_000)
+    const error = await outcome
+    expect(error).toBeInstanceOf(FinalError)
+    expect(String(error)).toMatch(/no apiserver answers at lb\.kubesphere\.local:6443 from node2 \(it resolves to 10\.0\.0\.2; waited 6\ds\)/)
+    expect(hosts.ran('node2', /bin\/kubeadm/)).toEqual([])
+    expect(hosts.ran('node2', /dev\/tcp/).length).toBeGreaterThan(10)
+  })
+
+  it('a failed init is reset, and what the reset deleted (pull credentials, kube-vip\'s manifest) is written again before the retry', async () => {
+    let inits = 0
+    const ctx = planContext(1, 0)
+    ctx.config.controlPlaneEndpoint = { ...ctx.config.controlPlaneEndpoint, internalLoadbalancer: 'kube-vip', address: '10.0.0.100' }
+    ctx.config.registry = { ...ctx.config.registry, auths: { 'reg.example:5000': { username: 'u', password: 'p' } } } as never
+    const hosts = new ScriptedHosts({ node1: [
+      [/^test -f \/etc\/kubernetes\/admin.conf/, { code: 1 }],
+      [/^ip -o addr show/, { code: 0, stdout: '2: eth0    inet 10.0.0.1/24 brd 10.0.0.255 scope global eth0\n' }],
+      [/kubeadm init --config/, () => (++inits === 1 ? { code: 1, stderr: 'error execution phase wait-control-plane: couldn\'t initialize a Kubernetes cluster' } : { code: 0, stdout: INIT_OUTPUT })],
+    ] })
+    await runModule(kubeadmInit, ctx, hosts)
+    const sequence = hosts.ran('node1', /kubeadm (init|reset)|upload \/(etc|var)/)
+    const reset = sequence.indexOf('/usr/local/bin/kubeadm reset -f')
+    expect(reset).toBeGreaterThan(0)
+    expect(sequence.slice(reset + 1)).toEqual(expect.arrayContaining(['upload /var/lib/kubelet/config.json', 'upload /etc/kubernetes/manifests/kube-vip.yaml']))
+    expect(sequence.at(-1)).toBe('/usr/local/bin/kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs')
   })
 })
 

@@ -27,6 +27,8 @@ function runDouble(name: string, args: string[]): string {
     ...process.env,
     KK_DOUBLES_LOG_DIR: join(dir, 'log'), KK_DOUBLES_STATE_DIR: join(dir, 'state'),
     KK_DOUBLES_K8S_DIR: join(dir, 'k8s'), KK_DOUBLES_KUBELET_DIR: join(dir, 'kubelet'),
+    // This machine is not a test node: the double neither checks it nor starts an apiserver stand-in on it.
+    KK_DOUBLES_HOST_CHECKS: 'off',
   }
   return execFileSync(path, args, { env, encoding: 'utf8' })
 }

@@ -110,7 +110,7 @@ describe('kube-vip', () => {
   it('1.29+: after kubeadm init the first control plane\'s kube-vip reads admin.conf again, not super-admin.conf', async () => {
     const files: Record<string, string> = { '/etc/kubernetes/manifests/kube-vip.yaml': renderKubeVipManifest(v129, 'ens3', '/etc/kubernetes/super-admin.conf') }
     const { t, ctx, commands } = fakeHost(v129, files)
-    const after = kubeadmInit.tasks!(ctx).filter((task) => /kube-vip/.test(task.name))
+    const after = kubeadmInit.tasks!(ctx).filter((task) => /kube-vip reads admin.conf/.test(task.name))
     expect(after.map((task) => task.name)).toHaveLength(1)
     for (const task of after) await task.run(t)
     expect(volumePath(files['/etc/kubernetes/manifests/kube-vip.yaml'])).toBe('/etc/kubernetes/admin.conf')
@@ -122,7 +122,7 @@ describe('kube-vip', () => {
     for (const task of after) await task.run(t)
     expect(commands.slice(again).filter((c) => c.startsWith('upload'))).toEqual([])
     // below 1.29 there is nothing to switch back
-    expect(kubeadmInit.tasks!(fakeHost(withVip, {}).ctx).filter((task) => /kube-vip/.test(task.name))).toEqual([])
+    expect(kubeadmInit.tasks!(fakeHost(withVip, {}).ctx).filter((task) => /kube-vip reads admin.conf/.test(task.name))).toEqual([])
   })
 
   it('1.29+: a rerun on an initialised first control plane writes kube-vip with admin.conf, a fresh one with super-admin.conf', async () => {

@@ -10,6 +10,7 @@ import { artifactKey } from '../../src/artifacts/types.js'
 import { makeConfig } from '../plan/make-config.js'
 import { fakeChartDigest } from '../plan/chart-index.js'
 import { FakeConnection } from './fake-connection.js'
+import { FinalError } from '../../src/pipeline/errors.js'
 
 /** The real pipeline's module list with tasks replaced by the given ones (skip rules and needs unchanged). */
 function modulesWith(tasks: Partial<Record<string, () => Task[]>>): ModuleDefinition[] {
@@ -111,6 +112,42 @@ describe('runPipeline', () => {
     expect(later).not.toHaveBeenCalled()
     expect(events.filter((e) => e.type === 'task-start')).toHaveLength(1)
     expect(events).toContainEqual(expect.objectContaining({ type: 'module-end', module: 'precheck', status: 'cancelled' }))
+  })
+
+  it('a cancel: the task ends "cancelled", not with what the closing connection said; its commands got the signal', async () => {
+    const controller = new AbortController()
+    const signals: Array<AbortSignal | undefined> = []
+    const { options, events, connections } = await setup({ workers: 0 }, {
+      precheck: () => [{
+        name: 'kubeadm join',
+        run: async (t) => {
+          await t.exec(raw('true'))
+          controller.abort('SIGTERM')
+          throw new Error('SSH connection lost. The host went down or the network dropped')
+        },
+      }],
+    })
+    const connect = options.connect
+    options.connect = async (host) => {
+      const connection = await connect(host)
+      const exec = connection.exec.bind(connection)
+      connection.exec = (command, execOptions) => { signals.push(execOptions?.signal); return exec(command, execOptions) }
+      return connection
+    }
+    await runPipeline({ ...options, signal: controller.signal }).catch((e) => e)
+    expect(connections.get('node1')?.commands).toEqual(['true'])
+    expect(signals).toEqual([controller.signal])
+    const end = events.find((e) => e.type === 'task-end')
+    expect(end).toMatchObject({ status: 'cancelled', error: 'cancelled (SIGTERM); its command on the host was stopped' })
+  })
+
+  it('a final failure (FinalError) is reported at once, without the retries a task allows', async () => {
+    let attempts = 0
+    const { options } = await setup({ workers: 0 }, {
+      precheck: () => [{ name: 'join', retries: 3, retryDelayMs: 1, run: async () => { attempts++; throw new FinalError('kubeadm join failed on node1: [ERROR Swap]: running with swap on is not supported') } }],
+    })
+    await expect(runPipeline(options)).rejects.toThrow(/\[ERROR Swap\]/)
+    expect(attempts).toBe(1)
   })
 
   it('a task over its timeout fails on that host', async () => {
