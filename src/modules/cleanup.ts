@@ -9,6 +9,7 @@ import { KK_UNITS } from './reset.js'
 import { NODE_ARTIFACT_DIR, ORIGINAL_SUFFIX, TAKEN_OVER_DIR } from './steps.js'
 
 const BIN = '/usr/local/bin'
+const KUBELET_DIR = '/var/lib/kubelet'
 const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'firewall', 'tuning']
 const CONTAINERD_BINARIES = ['containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'containerd-stress', 'ctr']
 const DOCKER_BINARIES = ['docker', 'dockerd', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'docker-init', 'docker-proxy']
@@ -77,6 +78,15 @@ const UNMOUNT_BELOW = `for dir in "$@"; do
   done
 done; true`
 
+// The kubelet bind-mounts its root directory onto itself where / is not a shared mount (for mount
+// propagation): that mount, on the same filesystem as its parent, goes too, or rm finds the directory busy.
+// A directory on a disk of its own has another device number and is left mounted.
+const UNMOUNT_SELF_BIND = `for dir in "$@"; do
+  if mountpoint -q "$dir" && [ "$(stat -c %d "$dir")" = "$(stat -c %d "$(dirname "$dir")")" ]; then
+    umount "$dir" 2>/dev/null || umount -l "$dir" && echo "unmounted $dir"
+  fi
+done; true`
+
 // Prints what it removed or restored; what is already gone is not an error.
 const REMOVE = `for p in "$@"; do
   if [ -e "$p${ORIGINAL_SUFFIX}" ]; then rm -rf -- "$p" && mv -f -- "$p${ORIGINAL_SUFFIX}" "$p" && echo "restored $p"
@@ -131,8 +141,9 @@ async function unmountClusterDirs(t: TaskContext): Promise<void> {
     ? [dataDir, '/run/containerd']
     : [`${dataDir}/io.containerd.grpc.v1.cri`, '/run/containerd/io.containerd.grpc.v1.cri', '/run/containerd/io.containerd.runtime.v2.task/k8s.io']
   // cilium mounts cgroup2 at /run/cilium/cgroupv2: removing below it would walk the host's cgroups.
-  const dirs = ['/var/lib/kubelet', ...runtime, '/run/cilium']
+  const dirs = [KUBELET_DIR, ...runtime, '/run/cilium']
   reportChanges(t, (await t.exec(sh`sh -c ${UNMOUNT_BELOW} kk-unmount ${dirs}`)).stdout)
+  reportChanges(t, (await t.exec(sh`sh -c ${UNMOUNT_SELF_BIND} kk-unmount-self ${KUBELET_DIR}`)).stdout)
 }
 
 async function removeFiles(t: TaskContext): Promise<void> {
@@ -144,8 +155,9 @@ async function removeFiles(t: TaskContext): Promise<void> {
   const ours = [...makers].filter(([, maker]) => maker === 'kk-action').map(([dir]) => dir)
   for (const [dir, maker] of makers) if (maker !== 'kk-action') t.log(`kept ${dir}: ${maker === 'machine' ? 'the machine had data there before kk-action' : 'no record that kk-action made it'}`)
   if (ours.length) reportChanges(t, (await t.exec(sh`sh -c ${EMPTY_DIR} kk-empty ${ours}`)).stdout)
-  // containerd's opt plugin makes /opt/containerd/{bin,lib}: gone when the machine had no /opt/containerd.
-  const made = [...(await dataDirMakers(t, MADE_DIRS))].filter(([, maker]) => maker === 'kk-action').flatMap(([dir]) => [`${dir}/bin`, `${dir}/lib`, dir])
+  // What the runtime and the kubelet make (MADE_DIRS): gone when the machine did not have it.
+  const made = [...(await dataDirMakers(t, Object.keys(MADE_DIRS)))].filter(([, maker]) => maker === 'kk-action')
+    .flatMap(([dir]) => [...MADE_DIRS[dir].map((sub) => `${dir}/${sub}`), dir])
   reportChanges(t, (await t.exec(sh`sh -c ${RMDIR_IF_EMPTY} kk-rmdir ${[...parentsIfEmpty(t.config), ...made]}`)).stdout)
 }
 

@@ -56,12 +56,18 @@ for d in "$@"; do
   if [ -e "$d" ]; then echo machine > "$rec"; else echo kk-action > "$rec"; fi
 done`
 
-/** Directories the runtime kk-action runs makes when they are absent (containerd's opt plugin). */
-export const MADE_DIRS = ['/opt/containerd']
+/**
+ * Directories that what kk-action runs makes when they are absent, with the subdirectories it makes in them
+ * (deepest first): containerd's opt plugin, and the kubelet's flexvolume plugin directory.
+ */
+export const MADE_DIRS: Record<string, string[]> = {
+  '/opt/containerd': ['bin', 'lib'],
+  '/usr/libexec/kubernetes': ['kubelet-plugins/volume/exec', 'kubelet-plugins/volume', 'kubelet-plugins'],
+}
 
 /** precheck's record of the machine's own units and data directories (before anything changes). */
 export async function recordMachineOwn(t: TaskContext): Promise<void> {
-  const result = await t.exec(sh`sh -c ${RECORD} kk-record ${MACHINE_DIR} ${TAKEN_OVER_DIR} ${SHADOWED_UNITS} -- ${dataDirs(t.config)} -- ${MADE_DIRS}`)
+  const result = await t.exec(sh`sh -c ${RECORD} kk-record ${MACHINE_DIR} ${TAKEN_OVER_DIR} ${SHADOWED_UNITS} -- ${dataDirs(t.config)} -- ${Object.keys(MADE_DIRS)}`)
   for (const line of result.stdout.split('\n').filter(Boolean)) t.log(line)
 }
 
