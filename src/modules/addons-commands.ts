@@ -6,6 +6,10 @@ import { sh, type Command } from '../nodes/quote.js'
 
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf'
 export const KUBECTL = '/usr/local/bin/kubectl'
+/** kubectl's discovery cache goes under kk-action's own state (delete removes it), not into root's home. */
+export const KUBECTL_CACHE_DIR = '/var/lib/kk-action/kubectl-cache'
+/** kubectl as the cluster admin, on a control plane. */
+export const ADMIN_KUBECTL = sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} --cache-dir ${KUBECTL_CACHE_DIR}`
 export const HELM = '/usr/local/bin/helm'
 /** Where an addon's files from the runner (values file, local chart, manifests) are put on the node. */
 export const ADDONS_DIR = '/etc/kubekey/addons'
@@ -132,11 +136,10 @@ function helmCommand(addon: Addon, ref: ChartReference, valuesFile: string | und
 function kubectlApply(namespace: string | undefined, target: string): Command {
   const args = ['apply', '-f', target]
   if (namespace) args.push('--namespace', namespace)
-  args.push('--kubeconfig', ADMIN_CONF)
-  return sh`${KUBECTL} ${args}`
+  return sh`${ADMIN_KUBECTL} ${args}`
 }
 
 /** A namespace for yaml addons must exist before `kubectl apply -n` (helm creates its own). */
 export function ensureNamespace(namespace: string): Command {
-  return sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get namespace ${namespace} >/dev/null 2>&1 || ${KUBECTL} --kubeconfig ${ADMIN_CONF} create namespace ${namespace}`
+  return sh`${ADMIN_KUBECTL} get namespace ${namespace} >/dev/null 2>&1 || ${ADMIN_KUBECTL} create namespace ${namespace}`
 }

@@ -6,8 +6,9 @@ import type { PlanContext } from '../plan/types.js'
 import type { Task, TaskContext } from '../pipeline/types.js'
 import { certFiles, clientUrl, etcdPorts } from './etcd-config.js'
 import { ETCD_SHARED_KEY, etcdPkiPlaceholders, type EtcdClientInfo } from './etcd.js'
+import { ADMIN_KUBECTL } from './addons-commands.js'
 import {
-  ADMIN_CONF, controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, KUBECTL, renderInitConfig, type ExternalEtcd,
+  ADMIN_CONF, controlPlaneEndpoint, KUBEADM, KUBEADM_CONFIG_FILE, renderInitConfig, type ExternalEtcd,
 } from './kubeadm-config.js'
 import { kubeadmError, readKubeadmFailure } from './kubeadm-errors.js'
 import { parseInitOutput, registerCredentials, resetForRetry } from './kubeadm-join.js'
@@ -75,7 +76,7 @@ async function installEtcdClientFiles(t: TaskContext): Promise<void> {
 }
 
 async function apiserverAnswers(t: TaskContext): Promise<boolean> {
-  const health = await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} --request-timeout=10s get --raw /healthz`, { allowFailure: true, timeoutMs: 30_000 })
+  const health = await t.exec(sh`${ADMIN_KUBECTL} --request-timeout=10s get --raw /healthz`, { allowFailure: true, timeoutMs: 30_000 })
   return health.code === 0
 }
 

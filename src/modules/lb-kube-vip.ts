@@ -5,6 +5,7 @@ import type { TaskContext } from '../pipeline/types.js'
 import { kubekeyImage } from './lb-images.js'
 import { placeholder } from './module.js'
 import { putFile } from './steps.js'
+import { ADMIN_KUBECTL } from './addons-commands.js'
 
 export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml'
 // KubeKey v3.1's kube-vip image.
@@ -56,7 +57,7 @@ export async function kubeVipBackToAdminConf(t: TaskContext): Promise<void> {
 async function vipAnswersAgain(t: TaskContext, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const health = await t.exec(sh`/usr/local/bin/kubectl --kubeconfig ${ADMIN_CONF} --request-timeout=5s get --raw /healthz`, { allowFailure: true, timeoutMs: 20_000 })
+    const health = await t.exec(sh`${ADMIN_KUBECTL} --request-timeout=5s get --raw /healthz`, { allowFailure: true, timeoutMs: 20_000 })
     if (health.code === 0) return
     if (Date.now() > deadline) {
       throw new Error(`kube-vip on ${t.host.name} was switched to ${ADMIN_CONF} and the API server has not answered at the VIP for ${timeoutMs / 1000}s: ` +

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js'
 import { sh } from '../nodes/quote.js'
 import type { TaskContext } from '../pipeline/types.js'
 import type { PlanContext } from '../plan/types.js'
-import { ADMIN_CONF, HELM, KUBECTL, ensureNamespace } from './addons-commands.js'
+import { ADMIN_CONF, ADMIN_KUBECTL, HELM, ensureNamespace } from './addons-commands.js'
 import { installHelm } from './helm.js'
 import { defineModule, type NodeFile } from './module.js'
 import { networkRelease, type NetworkPlugin, type NetworkRelease, type Workload } from './network-render.js'
@@ -82,10 +82,10 @@ async function installChart(t: TaskContext, release: NetworkRelease): Promise<vo
   await recoverStuckRelease(t, release, state)
   if (release.privilegedNamespace || manifests.length > 0) await t.exec(ensureNamespace(release.namespace))
   if (release.privilegedNamespace) {
-    await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} label --overwrite namespace ${release.namespace} pod-security.kubernetes.io/enforce=privileged`)
+    await t.exec(sh`${ADMIN_KUBECTL} label --overwrite namespace ${release.namespace} pod-security.kubernetes.io/enforce=privileged`)
   }
   // Before the chart: what its pods read when they start (calico's operator reads its ConfigMap only then).
-  for (const manifest of manifests) await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} apply -f ${manifest.path}`)
+  for (const manifest of manifests) await t.exec(sh`${ADMIN_KUBECTL} apply -f ${manifest.path}`)
   await t.exec(sh`${HELM} upgrade --install ${release.release} ${chart} --namespace ${release.namespace} --create-namespace --values ${values} --kubeconfig ${ADMIN_CONF}`,
     { timeoutMs: 5 * 60_000 })
   await t.exec(sh`printf '%s\n' ${applied} > ${stamp}`)
@@ -121,14 +121,14 @@ async function awaitRollout(t: TaskContext, release: NetworkRelease): Promise<vo
     await waitUntilExists(t, release, workload, deadline)
     const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000))
     const rollout = await t.exec(
-      sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} rollout status ${`${workload.kind}/${workload.name}`} --namespace ${workload.namespace} --timeout=${`${seconds}s`}`,
+      sh`${ADMIN_KUBECTL} rollout status ${`${workload.kind}/${workload.name}`} --namespace ${workload.namespace} --timeout=${`${seconds}s`}`,
       { allowFailure: true, timeoutMs: (seconds + 30) * 1000 })
     if (rollout.code !== 0) throw await notRolledOut(t, release, workload, (rollout.stderr || rollout.stdout).trim())
   }
 }
 
 async function waitUntilExists(t: TaskContext, release: NetworkRelease, workload: Workload, deadline: number): Promise<void> {
-  const get = sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get ${`${workload.kind}/${workload.name}`} --namespace ${workload.namespace} -o name`
+  const get = sh`${ADMIN_KUBECTL} get ${`${workload.kind}/${workload.name}`} --namespace ${workload.namespace} -o name`
   for (;;) {
     const found = await t.exec(get, { allowFailure: true })
     if (found.code === 0) return
@@ -139,7 +139,7 @@ async function waitUntilExists(t: TaskContext, release: NetworkRelease, workload
 
 /** Names the workload; its namespace's pods, listed last, are the lines the failure report shows. */
 async function notRolledOut(t: TaskContext, release: NetworkRelease, workload: Workload, detail: string): Promise<UserError> {
-  await t.exec(sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} get pods --namespace ${workload.namespace} -o wide`, { allowFailure: true })
+  await t.exec(sh`${ADMIN_KUBECTL} get pods --namespace ${workload.namespace} -o wide`, { allowFailure: true })
   return new UserError(
     `${release.plugin}: ${workload.kind}/${workload.name} in ${workload.namespace} did not roll out within ${ROLLOUT_TIMEOUT_SECONDS}s: ${detail.split('\n').pop()}`,
     { field: 'spec.network.plugin' },

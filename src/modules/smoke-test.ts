@@ -5,17 +5,18 @@ import { UserError } from '../errors.js'
 import { sh, type Command } from '../nodes/quote.js'
 import type { PlanContext } from '../plan/types.js'
 import type { Task, TaskContext } from '../pipeline/types.js'
-import { ADMIN_CONF, KUBECTL } from './kubeadm-config.js'
+import { ADMIN_CONF } from './kubeadm-config.js'
 import { networkHint, nodeProblems, podProblems, smokeTestSettings, type Problems } from './kubeadm-health.js'
 import type { ClusterConfig } from '../config/types.js'
 import { defineModule, kubernetesNodes, nothingNeeded, type NodeFile } from './module.js'
 import { putNodeFile } from './steps.js'
+import { ADMIN_KUBECTL } from './addons-commands.js'
 
 const POLL_MS = 5000
 const MANIFEST_DIR = '/etc/kubernetes/kk-action-smoke-test'
 
 function kubectl(args: Command): Command {
-  return sh`${KUBECTL} --kubeconfig ${ADMIN_CONF} --request-timeout=20s ${args}`
+  return sh`${ADMIN_KUBECTL} --request-timeout=20s ${args}`
 }
 
 async function currentProblems(t: TaskContext, expectedNodes: string[]): Promise<Problems> {

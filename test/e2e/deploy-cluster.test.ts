@@ -194,7 +194,7 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
     const values = parse((await onNode(cp1, 'cat /var/log/kk-doubles/files/*-helm-flannel-values.yaml')).stdout)
     expect(values).toEqual({ podCidr: '10.233.64.0/18', flannel: { backend: 'host-gw' } })
     const kubectl = (await calls(cp1, 'kubectl')).map((call) => call.args.join(' '))
-    expect(kubectl).toContain('--kubeconfig /etc/kubernetes/admin.conf label --overwrite namespace kube-flannel pod-security.kubernetes.io/enforce=privileged')
+    expect(kubectl).toContain('--kubeconfig /etc/kubernetes/admin.conf --cache-dir /var/lib/kk-action/kubectl-cache label --overwrite namespace kube-flannel pod-security.kubernetes.io/enforce=privileged')
     expect(kubectl.some((line) => line.includes('rollout status daemonset/kube-flannel-ds --namespace kube-flannel'))).toBe(true)
     for (const other of others) expect((await calls(other, 'helm')).length, other).toBe(0)
     const order = first.stderr.split('\n').filter((line) => /^==> /.test(line)).map((line) => line.split(' ')[1])
@@ -229,8 +229,8 @@ describe.skipIf(skip)('kk-action deploy: a cluster on 4 test nodes (3 control pl
     it('asked kubectl for nodes and kube-system pods as JSON on the first control plane', async () => {
       const kubectl = await calls(names()[0], 'kubectl')
       expect(kubectl.map((c) => c.args.join(' '))).toEqual(expect.arrayContaining([
-        '--kubeconfig /etc/kubernetes/admin.conf --request-timeout=20s get nodes -o json',
-        '--kubeconfig /etc/kubernetes/admin.conf --request-timeout=20s get pods -n kube-system -o json',
+        '--kubeconfig /etc/kubernetes/admin.conf --cache-dir /var/lib/kk-action/kubectl-cache --request-timeout=20s get nodes -o json',
+        '--kubeconfig /etc/kubernetes/admin.conf --cache-dir /var/lib/kk-action/kubectl-cache --request-timeout=20s get pods -n kube-system -o json',
       ]))
     })
   })

@@ -29,8 +29,8 @@ describe('addon commands', () => {
     const commands = texts(addon)
     expect(commands[0]).toMatch(/get namespace tools .*\|\| .*create namespace tools/)
     expect(commands.slice(1)).toEqual([
-      '/usr/local/bin/kubectl apply -f /etc/kubekey/addons/extras/0-a.yaml --namespace tools --kubeconfig /etc/kubernetes/admin.conf',
-      '/usr/local/bin/kubectl apply -f https://example.test/b.yaml --namespace tools --kubeconfig /etc/kubernetes/admin.conf',
+      '/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf --cache-dir /var/lib/kk-action/kubectl-cache apply -f /etc/kubekey/addons/extras/0-a.yaml --namespace tools',
+      '/usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf --cache-dir /var/lib/kk-action/kubectl-cache apply -f https://example.test/b.yaml --namespace tools',
     ])
   })
 
