@@ -11,7 +11,8 @@
  * Validity follows kubeadm: CA 10 years, leaf certificates 1 year, both back-dated 5 minutes so a host
  * whose clock is a little behind still accepts them.
  *
- * Private keys are PKCS#8 PEM ("BEGIN PRIVATE KEY"), which etcd, kubeadm, Go and OpenSSL read.
+ * Private keys are PEM in the form every reader takes: SEC1 ("BEGIN EC PRIVATE KEY") for ECDSA, PKCS#8 for
+ * RSA. kubeadm's upload-certs/join (copycerts) reads EC keys only as SEC1, and it carries the etcd client key.
  * Existing CAs (PKCS#8, SEC1 "EC PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY") load with `loadCA`.
  */
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto'
@@ -90,7 +91,8 @@ async function generateKeys(algorithm: KeyAlgorithm): Promise<CryptoKeyPair> {
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
   const der = await crypto.subtle.exportKey('pkcs8', key)
-  return x509.PemConverter.encode(der, 'PRIVATE KEY')
+  if (key.algorithm.name !== 'ECDSA') return x509.PemConverter.encode(der, 'PRIVATE KEY')
+  return createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }).export({ type: 'sec1', format: 'pem' }).toString().trimEnd()
 }
 
 /** A positive, non-zero 128-bit serial number in hex (RFC 5280: at most 20 octets, positive). */
