@@ -10,6 +10,8 @@ import { run, runCli, type ProcessResult } from '../support/bundle.js'
 import { REAL_VERSION, type RealMirror } from './fixture.js'
 
 export const POD_CIDR = '10.233.64.0/18'
+/** KubeKey's default kubeServiceCIDR. */
+export const SERVICE_CIDR = '10.233.0.0/18'
 const podSubnet = (index: number): string => `10.233.${64 + index}.0/24`
 
 export interface RealClusterOptions {
@@ -73,6 +75,9 @@ export async function placeUserCni(nodes: TestNodes): Promise<void> {
       ],
     }, null, 2)
     const routes = nodes.nodes.flatMap((other, j) => (j === i ? [] : [`ip route replace ${podSubnet(j)} via ${other.address}`]))
+    // A node here has no default route (nothing leaves the test bridge). A ClusterIP from the node itself needs
+    // a route before kube-proxy's DNAT, which a real machine's default route gives: this one stays on the link.
+    routes.push(`ip route replace ${SERVICE_CIDR} dev "$(ip -o -4 addr show | grep -F ' ${node.address}/' | awk '{ print $2 }')"`)
     const script = ['set -e', 'mkdir -p /etc/cni/net.d', `cat > /etc/cni/net.d/10-kk-test-bridge.conflist <<'EOF'\n${conflist}\nEOF`, ...routes].join('\n')
     const done = await nodes.exec(node.name, ['sh', '-c', script])
     if (done.code !== 0) throw new Error(`CNI on ${node.name}: ${done.stderr}`)
