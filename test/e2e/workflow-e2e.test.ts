@@ -27,6 +27,7 @@ import {
 import { buildRunnerAptRepo } from '../nodes/runner-image.js'
 import { node24, repoRoot } from '../support/bundle.js'
 import { resultsServiceEnv, startResultsService, type ResultsService } from '../support/results-service.js'
+import { fileCommands } from '../support/action-files.js'
 
 const skip = await testNodesSkipReason()
 
@@ -53,14 +54,6 @@ interface StepRun {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
-
-/** `name<<delimiter` blocks and `name=value` lines of GITHUB_OUTPUT / GITHUB_STATE. */
-function fileCommands(text: string): Record<string, string> {
-  const found: Record<string, string> = {}
-  for (const match of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) found[match[1]] = match[3]
-  for (const match of text.matchAll(/^([\w-]+)=(.*)$/gm)) found[match[1]] ??= match[2]
-  return found
-}
 
 describe.skipIf(skip)('.github/workflows/e2e.yml, run as written on a runner-image test node', () => {
   let nodes: TestNodes
