@@ -8,7 +8,7 @@
  *   here: dockershim starts every pod sandbox with oom_score_adj -998, which root in these test nodes may not
  *   set (no CAP_SYS_RESOURCE; runc fails "can't get final child's PID from pipe"), so no static pod starts.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -78,13 +78,14 @@ describe.skipIf(skip)('real Kubernetes v1.20.2 on one node: docker (dockershim),
   let server: MirrorServer
   let k: Deployer
   let rendered: string
+  let dir: string
 
   beforeAll(async () => {
     const bins = realBinaries()!
     ;[nodes, mirror] = await Promise.all([startTestNodes({ count: 1, prefix: 'kkrdk' }), buildRealMirror(bins)])
     server = await serveMirror(mirror.root)
     // Inside the repository: the node sees it (its /tmp is its own).
-    const dir = mkdtempSync(join(repoRoot, '.kk-test', 'real-docker-'))
+    dir = mkdtempSync(join(repoRoot, '.kk-test', 'real-docker-'))
     const [node] = nodes.nodes.map((n) => n.name)
     const file = writeRealClusterFile(dir, nodes, mirror, { controlPlanes: [node], workers: [node], containerManager: 'docker' })
     k = deployer(dir, file, nodes, mirror, server.url, bins)
@@ -98,6 +99,7 @@ describe.skipIf(skip)('real Kubernetes v1.20.2 on one node: docker (dockershim),
   afterAll(async () => {
     await server?.close()
     await nodes?.stop()
+    rmSync(dir, { recursive: true, force: true })
   })
   keepLogsOnFailure('real-kkrdk', () => ({ dir: k?.dir, nodes })) // after hooks run last-first: before the stop
 
