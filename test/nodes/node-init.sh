@@ -1,9 +1,9 @@
 #!/bin/bash
 # Runs as PID 1 of a fresh pid/mount/uts/ipc/cgroup namespace (started by testnodes.ts through
 # `nsenter --net unshare ...`): builds the node's filesystem view, then execs its init.
-# Args: NAME NODE_DIR INIT(systemd|tini)
+# Args: NAME NODE_DIR INIT(systemd|tini) [CHECKOUT]
 set -euo pipefail
-name=$1 dir=$2 init=$3
+name=$1 dir=$2 init=$3 checkout=${4:-}
 # Read before /tmp is replaced: the work dir may live there.
 hierarchies=$(cat "$dir/cgroup-hierarchies")
 
@@ -18,8 +18,18 @@ for d in containerd docker; do
   mkdir -p "$dir/lib-$d" "/var/lib/$d"
   mount --bind "$dir/lib-$d" "/var/lib/$d"
 done
+# The checkout (fixtures, bundles, images the tests hand to nodes) stays visible at its own path, also when it
+# lives under /tmp or /run, which the node gets fresh: held on a mount point of the node's own meanwhile.
+if [ -n "$checkout" ] && [ -d "$checkout" ]; then
+  mkdir -p /mnt/.kk-checkout
+  mount --bind "$checkout" /mnt/.kk-checkout
+fi
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run
+if mountpoint -q /mnt/.kk-checkout; then
+  mkdir -p "$checkout"
+  mount --move /mnt/.kk-checkout "$checkout"
+fi
 mkdir -p /run/sshd /run/lock
 # A fresh cgroup view rooted at the node's own cgroup (the cgroup namespace makes new mounts start there).
 if [ "$hierarchies" = "unified cgroup2 -" ]; then

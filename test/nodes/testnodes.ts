@@ -22,6 +22,8 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 const here = dirname(fileURLToPath(import.meta.url))
 const INIT_SCRIPT = join(here, 'node-init.sh')
+/** The checkout: visible in every node at its own path, also where the node's /tmp would hide it (a CI clone). */
+const CHECKOUT = join(here, '..', '..')
 
 export type InitKind = 'systemd' | 'tini'
 
@@ -515,7 +517,7 @@ async function launch(node: TestNode, workDir: string, init: InitKind, hierarchi
   const script = [
     'set -e',
     'for d in "$@"; do echo $$ > "$d/cgroup.procs"; done',
-    `exec nsenter --net=/run/netns/${node.netns} unshare --mount --uts --ipc --pid --cgroup --fork --mount-proc --propagation private ${INIT_SCRIPT} ${node.name} ${join(workDir, node.name)} ${init}`,
+    `exec nsenter --net=/run/netns/${node.netns} unshare --mount --uts --ipc --pid --cgroup --fork --mount-proc --propagation private ${INIT_SCRIPT} ${node.name} ${join(workDir, node.name)} ${init} ${CHECKOUT}`,
   ].join('\n')
   const consoleLog = join(workDir, node.name, 'console.log')
   const output = openSync(consoleLog, 'a')
