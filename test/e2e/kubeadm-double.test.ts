@@ -70,7 +70,7 @@ describe.skipIf(skip)('the kubeadm double\'s preflight and discovery', () => {
     expect(held.code).toBe(1)
     expect(held.stderr).toContain('\t[ERROR Port-10259]: Port 10259 is in use')
     // a PATH whose conntrack is missing: every other command linked in
-    const path = 'd=$(mktemp -d); for c in ip iptables mount nsenter ebtables ethtool socat tc touch sed awk grep cat ls mkdir rm tr head tail wc mktemp python3 hostname date od cut sha256sum openssl base64 sleep setsid cp chmod basename; do p=$(command -v $c) && ln -s "$p" "$d/$c"; done'
+    const path = 'd=$(mktemp -d); for c in ip iptables mount nsenter ebtables ethtool socat tc touch sed awk grep cat ls mkdir rm tr head tail wc mktemp python3 hostname date od cut sha256sum openssl base64 sleep setsid cp chmod basename node; do p=$(command -v $c) && ln -s "$p" "$d/$c"; done'
     const noConntrack = await run(`${path}; PATH=$d /usr/local/bin/kubeadm-v1.30.1 init`)
     expect(noConntrack.stderr).toContain('\t[ERROR FileExisting-conntrack]: conntrack not found in system path')
     const from132 = await run(`${path}; PATH=$d /usr/local/bin/kubeadm-v1.32.0 init`)
