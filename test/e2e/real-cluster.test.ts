@@ -5,15 +5,11 @@
  * `network.plugin: none` with the user's own bridge CNI. Nothing here is a test double except kk-crictl
  * (stand-in for cri-tools' crictl) and the CoreDNS stand-in image (test/real-k8s/images.ts).
  */
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serveMirror, type MirrorServer } from '../fixtures/build-mirror.js'
-import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { differences, NOISE, snapshot, type Snapshot } from '../support/overlay.js'
-import { deployer, importImages, placeUserCni, writeRealClusterFile, type Deployer } from '../real-k8s/cluster.js'
-import { buildRealMirror, realBinaries, realBinariesSkipReason, type RealMirror } from '../real-k8s/fixture.js'
+import { deployRealCluster, type Deployer, type RealCluster } from '../real-k8s/cluster.js'
+import { realBinariesSkipReason } from '../real-k8s/fixture.js'
 import { keepLogsOnFailure } from '../real-k8s/keep-logs.js'
 
 const skip = (await testNodesSkipReason()) ?? realBinariesSkipReason()
@@ -56,34 +52,22 @@ spec:
 
 describe.skipIf(skip)('real Kubernetes v1.20.2: 1 control plane + 2 workers, containerd, etcd kubekey, user CNI', () => {
   let nodes: TestNodes
-  let mirror: RealMirror
-  let server: MirrorServer
   let k: Deployer
-  let first: Awaited<ReturnType<Deployer['cli']>>
+  let first: RealCluster['first']
+  let cluster: RealCluster | undefined
   const before = new Map<string, Snapshot>()
   const names = () => nodes.nodes.map((n) => n.name)
 
   beforeAll(async () => {
-    const bins = realBinaries()!
-    ;[nodes, mirror] = await Promise.all([startTestNodes({ count: 3, prefix: 'kkreal' }), buildRealMirror(bins)])
-    server = await serveMirror(mirror.root)
-    const dir = mkdtempSync(join(tmpdir(), 'kk-real-cluster-'))
-    const [cp, w1, w2] = names()
-    const file = writeRealClusterFile(dir, nodes, mirror, { controlPlanes: [cp], workers: [w1, w2] })
-    k = deployer(dir, file, nodes, mirror, server.url, bins)
-    await placeUserCni(nodes)
-    for (const node of nodes.nodes) before.set(node.name, await snapshot(node, REAL_NOISE))
-    // kk-action has no image path yet (the images issue): containerd first, then the images, by hand.
-    const runtime = await k.cli('deploy', '--until', 'containerd')
-    expect(runtime.status, runtime.stderr.slice(-6000)).toBe(0)
-    await importImages(nodes, names(), mirror, 'containerd')
-    first = await k.cli('deploy')
+    cluster = await deployRealCluster({
+      prefix: 'kkreal', count: 3,
+      cluster: ([cp, w1, w2]) => ({ controlPlanes: [cp], workers: [w1, w2] }),
+      beforeDeploy: async (handed) => { for (const node of handed.nodes) before.set(node.name, await snapshot(node, REAL_NOISE)) },
+    })
+    ;({ nodes, k, first } = cluster)
   }, 1_500_000)
-  afterAll(async () => {
-    await server?.close()
-    await nodes?.stop()
-  })
-  keepLogsOnFailure('real-cluster', () => ({ dir: k?.dir, nodes })) // after hooks run last-first: before the stop
+  afterAll(() => cluster?.stop())
+  keepLogsOnFailure('real-cluster', () => ({ dir: cluster?.k.dir, nodes: cluster?.nodes })) // after hooks run last-first: before the stop
 
   it('deploys every module through smoke-test', () => {
     expect(first.status, first.stderr.slice(-8000)).toBe(0)

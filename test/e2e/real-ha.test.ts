@@ -4,15 +4,13 @@
  * haproxy (internalLoadbalancer: haproxy, Debian's haproxy in the static pod). Then the first control plane
  * is killed (SIGKILL of its PID 1): the worker keeps renewing its node lease through the other two.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serveMirror, type MirrorServer } from '../fixtures/build-mirror.js'
-import { startTestNodes, testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
+import { testNodesSkipReason, type TestNodes } from '../nodes/testnodes.js'
 import { run } from '../support/bundle.js'
-import { deployer, importImages, placeUserCni, writeRealClusterFile, type Deployer } from '../real-k8s/cluster.js'
-import { buildRealMirror, realBinaries, realBinariesSkipReason, type RealMirror } from '../real-k8s/fixture.js'
+import { deployRealCluster, type Deployer, type RealCluster } from '../real-k8s/cluster.js'
+import { realBinaries, realBinariesSkipReason } from '../real-k8s/fixture.js'
 import { keepLogsOnFailure } from '../real-k8s/keep-logs.js'
 
 const skip = (await testNodesSkipReason()) ?? realBinariesSkipReason()
@@ -20,34 +18,23 @@ if (skip && process.env.CI) throw new Error(`the real-Kubernetes tests cannot ru
 
 describe.skipIf(skip)('real Kubernetes v1.20.2 HA: 3 control planes, haproxy on the worker, one control plane killed', () => {
   let nodes: TestNodes
-  let mirror: RealMirror
-  let server: MirrorServer
   let k: Deployer
-  let first: Awaited<ReturnType<Deployer['cli']>>
+  let first: RealCluster['first']
+  let cluster: RealCluster | undefined
   const names = () => nodes.nodes.map((n) => n.name)
 
   beforeAll(async () => {
-    const bins = realBinaries()!
-    ;[nodes, mirror] = await Promise.all([startTestNodes({ count: 4, prefix: 'kkrha' }), buildRealMirror(bins)])
-    server = await serveMirror(mirror.root)
-    const dir = mkdtempSync(join(tmpdir(), 'kk-real-ha-'))
-    const [cp1, cp2, cp3, worker] = names()
-    const file = writeRealClusterFile(dir, nodes, mirror, {
-      controlPlanes: [cp1, cp2, cp3], workers: [worker],
-      extraSpec: '  controlPlaneEndpoint: {internalLoadbalancer: haproxy, domain: lb.kubesphere.local, port: 6443}',
+    cluster = await deployRealCluster({
+      prefix: 'kkrha', count: 4,
+      cluster: ([cp1, cp2, cp3, worker]) => ({
+        controlPlanes: [cp1, cp2, cp3], workers: [worker],
+        extraSpec: '  controlPlaneEndpoint: {internalLoadbalancer: haproxy, domain: lb.kubesphere.local, port: 6443}',
+      }),
     })
-    k = deployer(dir, file, nodes, mirror, server.url, bins)
-    await placeUserCni(nodes)
-    const runtime = await k.cli('deploy', '--until', 'containerd')
-    expect(runtime.status, runtime.stderr.slice(-6000)).toBe(0)
-    await importImages(nodes, names(), mirror, 'containerd')
-    first = await k.cli('deploy')
+    ;({ nodes, k, first } = cluster)
   }, 1_800_000)
-  afterAll(async () => {
-    await server?.close()
-    await nodes?.stop()
-  })
-  keepLogsOnFailure('real-ha', () => ({ dir: k?.dir, nodes })) // after hooks run last-first: before the stop
+  afterAll(() => cluster?.stop())
+  keepLogsOnFailure('real-ha', () => ({ dir: cluster?.k.dir, nodes: cluster?.nodes })) // after hooks run last-first: before the stop
 
   it('deploys: the other control planes and the worker join, the smoke test passes', async () => {
     expect(first.status, first.stderr.slice(-8000)).toBe(0)

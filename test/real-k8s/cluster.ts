@@ -3,11 +3,13 @@
  * the user's own CNI (`network.plugin: none`: Debian's bridge plugin, one /24 of the pod CIDR per node and
  * host routes between nodes, what a CNI daemon would do), image import and kubectl from the runner.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { TestNodes } from '../nodes/testnodes.js'
+import { serveMirror, type MirrorServer } from '../fixtures/build-mirror.js'
+import { startTestNodes, type TestNodes } from '../nodes/testnodes.js'
 import { run, runCli, type ProcessResult } from '../support/bundle.js'
-import { REAL_VERSION, type RealMirror } from './fixture.js'
+import { buildRealMirror, REAL_VERSION, realBinaries, type RealMirror } from './fixture.js'
 
 export const POD_CIDR = '10.233.64.0/18'
 /** KubeKey's default kubeServiceCIDR. */
@@ -123,4 +125,42 @@ export function deployer(dir: string, file: string, nodes: TestNodes, mirror: Re
     kubectl: (...args) => run(join(bins, 'kubectl'), ['--kubeconfig', kubeconfig, '--request-timeout=20s', ...args], { timeoutMs: 240_000 }),
     apply: (manifest) => run(join(bins, 'kubectl'), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: manifest, timeoutMs: 60_000 }),
   }
+}
+
+export interface RealCluster {
+  nodes: TestNodes
+  mirror: RealMirror
+  server: MirrorServer
+  k: Deployer
+  /** The whole deploy's result. */
+  first: ProcessResult & { logs: string }
+  stop(): Promise<void>
+}
+
+/**
+ * Test nodes, the real mirror, the user's CNI, then kk-action: the runtime first, the images imported by hand
+ * (kk-action has no image path yet: the images issue), then the whole deploy. `beforeDeploy` sees the nodes
+ * as the user hands them over (for snapshots).
+ */
+export async function deployRealCluster(options: {
+  prefix: string
+  count: number
+  cluster: (names: string[]) => RealClusterOptions
+  beforeDeploy?: (nodes: TestNodes) => Promise<void>
+}): Promise<RealCluster> {
+  const bins = realBinaries()!
+  const [nodes, mirror] = await Promise.all([startTestNodes({ count: options.count, prefix: options.prefix }), buildRealMirror(bins)])
+  const server = await serveMirror(mirror.root)
+  const stop = async () => { await server.close(); await nodes.stop() }
+  const dir = mkdtempSync(join(tmpdir(), `kk-real-${options.prefix}-`))
+  const names = nodes.nodes.map((n) => n.name)
+  const cluster = options.cluster(names)
+  const k = deployer(dir, writeRealClusterFile(dir, nodes, mirror, cluster), nodes, mirror, server.url, bins)
+  await placeUserCni(nodes)
+  await options.beforeDeploy?.(nodes)
+  const runtime = cluster.containerManager ?? 'containerd'
+  const untilRuntime = await k.cli('deploy', '--until', runtime)
+  if (untilRuntime.status !== 0) return { nodes, mirror, server, k, first: untilRuntime, stop }
+  await importImages(nodes, names, mirror, runtime)
+  return { nodes, mirror, server, k, first: await k.cli('deploy'), stop }
 }
