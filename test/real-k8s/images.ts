@@ -62,7 +62,7 @@ function newRootfs(work: string, name: string): string {
   return rootfs
 }
 
-type Builder = (rootfs: string, ref: string) => Omit<Parameters<typeof writeImageTar>[2], 'name'>
+type Builder = (rootfs: string) => Omit<Parameters<typeof writeImageTar>[2], 'name'>
 
 function staticBinary(bin: string): Builder {
   return (rootfs) => {
@@ -95,7 +95,6 @@ function pause(bins: string): Builder {
 
 const etcd: Builder = (rootfs) => {
   copyWithLibraries(rootfs, '/usr/bin/etcd', '/usr/local/bin/etcd')
-  for (const lib of libraries('/usr/bin/etcd')) copyInto(rootfs, lib)
   return { createdBy: "kk-action real-k8s fixture: Debian's etcd-server under kubeadm's etcd tag" }
 }
 
@@ -120,7 +119,6 @@ const corednsStandIn: Builder = (rootfs) => {
 
 const haproxy: Builder = (rootfs) => {
   copyWithLibraries(rootfs, '/usr/sbin/haproxy', '/usr/local/sbin/haproxy')
-  for (const lib of libraries('/usr/sbin/haproxy')) copyInto(rootfs, lib)
   mkdirSync(join(rootfs, 'usr/local/etc/haproxy'), { recursive: true })
   return { cmd: ['haproxy', '-f', '/usr/local/etc/haproxy/haproxy.cfg'], createdBy: "kk-action real-k8s fixture: Debian's haproxy" }
 }
@@ -154,7 +152,7 @@ export function buildKubernetesImages(bins: string, outDir: string): KubernetesI
   const byName = builders(bins)
   const build = (ref: string, builder: Builder): BuiltImage => {
     const rootfs = newRootfs(work, ref.replace(/[^A-Za-z0-9.-]+/g, '_'))
-    const config = builder(rootfs, ref)
+    const config = builder(rootfs)
     return writeImageTar(rootfs, join(outDir, `${ref.replace(/[^A-Za-z0-9.-]+/g, '_')}.tar`), { name: ref, ...config })
   }
   const kubeadm = list.map((ref) => {
